@@ -1,0 +1,14 @@
+"""pyinit: a container-grade init process.
+
+The first thing pyinit does is block every catchable signal. Until then the
+interpreter is starting up, and a signal sent to a namespace init that has
+neither blocked it nor installed a handler is dropped by the kernel: that
+window (the interpreter's own start-up, a few milliseconds) cannot be closed
+from Python. Once blocked, signals queue and are collected through a signalfd.
+"""
+
+import _signal
+
+_signal.pthread_sigmask(_signal.SIG_BLOCK, _signal.valid_signals())
+
+__version__ = "0.1.0"

@@ -1,0 +1,7 @@
+"""``python -m pyinit``: the same as the ``pyinit`` command."""
+
+import sys
+
+from pyinit.cli import main
+
+sys.exit(main())

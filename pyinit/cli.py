@@ -1,0 +1,248 @@
+"""Arguments and environment -> :class:`Settings`, then hand over to the init.
+
+The parser is hand-written and table-driven: argparse and getopt each cost
+about 6 ms (both pull in gettext) on the path from exec to the child running,
+and the tini and dumb-init personalities need their own tables anyway.
+Option parsing stops at the first non-option, so ``--`` is optional.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pyinit import __version__, signals
+from pyinit.settings import Settings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad command line: a one-line message, then a hint, then exit ``code``."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class EarlyExit(Exception):
+    """--help or --version: print ``text`` and exit 0."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``5``, ``2.5``, ``500ms``, ``5s`` or ``2m``."""
+    spelled = text.strip().lower()
+    for suffix, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
+        if spelled.endswith(suffix):
+            spelled, factor = spelled[: -len(suffix)], scale
+            break
+    else:
+        factor = 1.0
+    try:
+        value = float(spelled) * factor
+    except ValueError:
+        raise ValueError(f"invalid duration: {text!r} (use seconds, or 500ms, 5s, 2m)") from None
+    if value < 0 or value != value or value == float("inf"):
+        raise ValueError(f"invalid duration: {text!r}")
+    return value
+
+
+def parse_exit_code(text: str) -> int:
+    if not text.strip().isdigit() or int(text) > 255:
+        raise ValueError(f"invalid exit code: {text!r} (0-255)")
+    return int(text)
+
+
+# -- the option table ------------------------------------------------------
+# Each option: (short letters, long names, takes a value, what it does).
+
+
+def _verbose(s: Settings, _: str) -> None:
+    s.verbosity += 1
+
+
+def _rewrite(s: Settings, value: str) -> None:
+    source, target = signals.parse_rewrite(value)
+    s.rewrite[source] = target
+
+
+def _expect(s: Settings, value: str) -> None:
+    s.expect_exit = s.expect_exit | {parse_exit_code(value)}
+
+
+def _log_format(s: Settings, value: str) -> None:
+    if value not in ("console", "json"):
+        raise ValueError(f"invalid log format: {value!r} (console or json)")
+    s.log_format = value
+
+
+def _set(attr: str, convert: Callable[[str], object]) -> Callable[[Settings, str], None]:
+    def apply(s: Settings, value: str) -> None:
+        setattr(s, attr, convert(value))
+
+    return apply
+
+
+def _flag(attr: str) -> Callable[[Settings, str], None]:
+    return _set(attr, lambda _: True)
+
+
+def _help(_: Settings, __: str) -> None:
+    raise EarlyExit(HELP)
+
+
+def _version(_: Settings, __: str) -> None:
+    raise EarlyExit(f"pyinit {__version__}")
+
+
+Option = tuple[str, tuple[str, ...], bool, "Callable[[Settings, str], None]"]
+
+NATIVE_OPTIONS: list[Option] = [
+    ("c", ("single-child",), False, _flag("single_child")),
+    ("r", ("rewrite",), True, _rewrite),
+    ("e", ("expect-exit",), True, _expect),
+    ("s", ("subreaper",), False, _flag("subreaper")),
+    ("v", ("verbose",), False, _verbose),
+    ("", ("log-format",), True, _log_format),
+    ("", ("grace",), True, _set("grace", parse_duration)),
+    ("", ("stop-signal",), True, _set("stop_signal", signals.parse)),
+    ("", ("stop-delay",), True, _set("stop_delay", parse_duration)),
+    ("", ("pdeathsig",), True, _set("pdeathsig", signals.parse)),
+    ("h", ("help",), False, _help),
+    ("", ("version",), False, _version),
+]
+
+HELP = """\
+usage: pyinit [OPTIONS] [--] COMMAND [ARGS...]
+
+Run COMMAND as the child of a minimal init: reap every zombie, forward
+signals, exit with the child's status (128+N for a death by signal N),
+and stop everything left behind before exiting.
+
+options:
+  -c, --single-child     forward signals to the child only, not its process group
+  -r, --rewrite SIG:SIG  forward the first signal as the second (target 0 drops it)
+  -e, --expect-exit CODE treat exit status CODE as 0 (repeatable)
+  -s, --subreaper        accepted for tini compatibility (automatic when not PID 1)
+  -v, --verbose          more log output (-v lifecycle events, -vv debug)
+      --log-format FMT   console (default) or json
+      --grace DURATION   time left to the remaining processes after the child
+                         exits, before SIGKILL (default 5s; 0 exits at once)
+      --stop-signal SIG  signal that asks the remaining processes to stop (TERM)
+      --stop-delay DUR   wait this long before forwarding a stop request (0)
+      --pdeathsig SIG    receive SIG when pyinit's parent dies
+  -h, --help             show this help and exit
+      --version          show the version and exit
+
+environment: PYINIT_VERBOSITY, PYINIT_LOG_FORMAT, PYINIT_SINGLE_CHILD, PYINIT_GRACE
+exit status: the child's; 2 usage error; 126 not executable; 127 not found;
+1 internal failure."""
+
+
+def _lookup(table: Sequence[Option]) -> tuple[dict[str, Option], dict[str, Option]]:
+    shorts = {letter: opt for opt in table for letter in opt[0]}
+    longs = {name: opt for opt in table for name in opt[1]}
+    return shorts, longs
+
+
+def parse_options(args: Sequence[str], table: Sequence[Option], settings: Settings) -> list[str]:
+    """Apply the options at the front of ``args`` to ``settings``; return the command."""
+    shorts, longs = _lookup(table)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            return list(args[i + 1 :])
+        if not arg.startswith("-") or arg == "-":
+            return list(args[i:])
+        i += 1
+        if arg.startswith("--"):
+            name, eq, inline = arg[2:].partition("=")
+            option = longs.get(name)
+            if option is None:
+                raise UsageError(f"unknown option: --{name}")
+            if option[2]:
+                if not eq:
+                    if i >= len(args):
+                        raise UsageError(f"option --{name} needs a value")
+                    inline, i = args[i], i + 1
+                _apply(option, settings, inline, f"--{name}")
+            elif eq:
+                raise UsageError(f"option --{name} takes no value")
+            else:
+                _apply(option, settings, "", f"--{name}")
+            continue
+        letters = arg[1:]
+        for pos, letter in enumerate(letters):
+            option = shorts.get(letter)
+            if option is None:
+                raise UsageError(f"unknown option: -{letter}")
+            if option[2]:
+                value = letters[pos + 1 :]
+                if not value:
+                    if i >= len(args):
+                        raise UsageError(f"option -{letter} needs a value")
+                    value, i = args[i], i + 1
+                _apply(option, settings, value, f"-{letter}")
+                break
+            _apply(option, settings, "", f"-{letter}")
+    return []
+
+
+def _apply(option: Option, settings: Settings, value: str, spelled: str) -> None:
+    try:
+        option[3](settings, value)
+    except ValueError as exc:  # SignalError included
+        raise UsageError(f"{spelled}: {exc}") from None
+
+
+def apply_environment(settings: Settings, env: Mapping[str, str]) -> None:
+    """PYINIT_* variables; called before the flags, which win."""
+    try:
+        if "PYINIT_VERBOSITY" in env:
+            settings.verbosity = int(env["PYINIT_VERBOSITY"])
+        if "PYINIT_LOG_FORMAT" in env:
+            _log_format(settings, env["PYINIT_LOG_FORMAT"])
+        if env.get("PYINIT_SINGLE_CHILD", "") not in ("", "0"):
+            settings.single_child = True
+        if "PYINIT_GRACE" in env:
+            settings.grace = parse_duration(env["PYINIT_GRACE"])
+    except ValueError as exc:
+        raise UsageError(f"environment: {exc}") from None
+
+
+def parse(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
+    settings = Settings()
+    apply_environment(settings, env)
+    args = list(argv[1:])
+    if args and args[0] == "ctl":
+        raise UsageError("'ctl' is reserved for the control client; use 'pyinit -- ctl' to run a program named ctl")
+    settings.command = parse_options(args, NATIVE_OPTIONS, settings)
+    if not settings.command:
+        raise UsageError("no command given")
+    return settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv if argv is None else argv
+    try:
+        settings = parse(argv, os.environ)
+    except EarlyExit as done:
+        print(done.text)
+        return 0
+    except UsageError as exc:
+        sys.stderr.write(f"pyinit: {exc}\nTry 'pyinit --help' for more information.\n")
+        return exc.code
+    from pyinit import log, run
+
+    log.configure(settings.verbosity, settings.log_format)
+    return run.run(settings)

@@ -1,0 +1,117 @@
+"""The one wait: blocked signals through a signalfd, file descriptors, deadlines.
+
+pyinit sleeps in ``epoll_wait`` and nowhere else. The timeout is the nearest
+deadline, or infinite when there is none, so an idle pyinit never wakes up.
+The loop dispatches events and owns no policy; a handler that raises is
+logged and the loop carries on, because PID 1 must not die of its own bug.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import select
+import time
+
+from pyinit import linux, log
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    SignalHandler = Callable[[int, int, int], None]
+
+
+class Timer:
+    """A pending call; ``cancel()`` makes it a no-op."""
+
+    __slots__ = ("callback", "cancelled", "seq", "when")
+
+    def __init__(self, when: float, callback: Callable[[], None], seq: int) -> None:
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+        self.seq = seq
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def __lt__(self, other: Timer) -> bool:
+        return (self.when, self.seq) < (other.when, other.seq)
+
+
+class Loop:
+    def __init__(self, signals: set[int], on_signal: SignalHandler) -> None:
+        self._epoll = select.epoll()
+        self._sigfd = linux.signalfd(signals)
+        self._on_signal = on_signal
+        self._readers: dict[int, Callable[[], None]] = {}
+        self._timers: list[Timer] = []
+        self._seq = 0
+        self._epoll.register(self._sigfd, select.EPOLLIN)
+        self.stopped = False
+
+    # -- registration ------------------------------------------------------
+    def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
+        self._readers[fd] = callback
+        self._epoll.register(fd, select.EPOLLIN)
+
+    def remove_reader(self, fd: int) -> None:
+        if self._readers.pop(fd, None) is not None:
+            self._epoll.unregister(fd)
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        self._seq += 1
+        timer = Timer(time.monotonic() + max(delay, 0.0), callback, self._seq)
+        heapq.heappush(self._timers, timer)
+        return timer
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    # -- running ------------------------------------------------------------
+    def run(self) -> None:
+        """Wait and dispatch until ``stop()``."""
+        while not self.stopped:
+            self.run_once()
+
+    def run_once(self) -> None:
+        for fd, _events in self._epoll.poll(self._timeout()):
+            if fd == self._sigfd:
+                self._drain_signals()
+            elif fd in self._readers:
+                self._guard(self._readers[fd])
+        self._run_due_timers()
+
+    def _timeout(self) -> float:
+        while self._timers and self._timers[0].cancelled:
+            heapq.heappop(self._timers)
+        if not self._timers:
+            return -1
+        return max(self._timers[0].when - time.monotonic(), 0.0)
+
+    def _run_due_timers(self) -> None:
+        now = time.monotonic()
+        while self._timers and self._timers[0].when <= now:
+            timer = heapq.heappop(self._timers)
+            if not timer.cancelled:
+                self._guard(timer.callback)
+
+    def _drain_signals(self) -> None:
+        while True:
+            try:
+                data = os.read(self._sigfd, linux.SIGINFO_SIZE * 32)
+            except BlockingIOError:
+                return
+            for start in range(0, len(data), linux.SIGINFO_SIZE):
+                self._guard(self._on_signal, *linux.parse_siginfo(data[start : start + linux.SIGINFO_SIZE]))
+
+    def _guard(self, callback: Callable[..., None], *args: int) -> None:
+        try:
+            callback(*args)
+        except Exception as exc:
+            log.error("internal error; carrying on", error=repr(exc))
+
+    def close(self) -> None:
+        self._epoll.close()
+        os.close(self._sigfd)

@@ -1,0 +1,69 @@
+"""The one place that waits for children.
+
+Every exit status in pyinit passes through :meth:`Reaper.reap`, which hands it
+to whoever registered the pid (the main child, a service, a probe) or logs it
+as a reaped orphan. Nothing else may call ``waitpid``: two waiters steal each
+other's statuses.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pyinit import log
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    ExitCallback = Callable[[int, int], None]
+
+
+def exit_code(status: int) -> int:
+    """A wait status as a shell reports it: the exit code, or 128+N for signal N."""
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status)
+    return 1
+
+
+def describe(status: int) -> dict[str, int | str]:
+    if os.WIFSIGNALED(status):
+        from pyinit import signals
+
+        return {"signal": signals.name(os.WTERMSIG(status))}
+    return {"exit_code": os.WEXITSTATUS(status)}
+
+
+class Reaper:
+    def __init__(self) -> None:
+        self._owners: dict[int, ExitCallback] = {}
+        self.on_orphan: ExitCallback | None = None
+
+    def watch(self, pid: int, callback: ExitCallback) -> None:
+        """Call ``callback(pid, status)`` when ``pid`` is reaped."""
+        self._owners[pid] = callback
+
+    def reap(self) -> int:
+        """Collect every child that has exited; return how many."""
+        count = 0
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return count
+            if pid == 0:
+                return count
+            count += 1
+            owner = self._owners.pop(pid, None)
+            try:
+                if owner is not None:
+                    owner(pid, status)
+                    continue
+                if log.enabled(log.INFO):
+                    log.info("reaped", pid=pid, **describe(status))
+                if self.on_orphan is not None:
+                    self.on_orphan(pid, status)
+            except Exception as exc:  # the rest must still be reaped
+                log.error("internal error while reaping; carrying on", pid=pid, error=repr(exc))

@@ -1,0 +1,90 @@
+"""Signal names and numbers, rewrite maps, and the forwarding decision.
+
+Built on ``_signal`` rather than ``signal``: the latter builds enums at import
+and costs several milliseconds on the path from exec to the child running.
+"""
+
+from __future__ import annotations
+
+import _signal
+
+SIGHUP = 1
+SIGINT = 2
+SIGQUIT = 3
+SIGKILL = 9
+SIGTERM = 15
+SIGCHLD = 17
+SIGCONT = 18
+SIGSTOP = 19
+SIGTSTP = 20
+SIGTTIN = 21
+SIGTTOU = 22
+
+STOP_REQUESTS = frozenset({SIGTERM, SIGINT, SIGQUIT})
+JOB_CONTROL = frozenset({SIGTSTP, SIGTTIN, SIGTTOU})
+
+NUMBERS: dict[str, int] = {
+    name: value
+    for name, value in vars(_signal).items()
+    if name.startswith("SIG") and not name.startswith("SIG_") and isinstance(value, int)
+}
+# The preferred spelling first wins, so names read as the kernel's.
+NAMES: dict[int, str] = {}
+for _name, _value in sorted(NUMBERS.items(), key=lambda item: item[0] in ("SIGIOT", "SIGPOLL", "SIGCLD")):
+    NAMES.setdefault(_value, _name)
+
+
+class SignalError(ValueError):
+    """A signal name or number that does not exist."""
+
+
+def catchable() -> set[int]:
+    """Every signal pyinit blocks and collects: all valid ones but KILL and STOP."""
+    return {int(sig) for sig in _signal.valid_signals()} - {SIGKILL, SIGSTOP}
+
+
+def block_all() -> None:
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, catchable())
+
+
+def name(sig: int) -> str:
+    if sig in NAMES:
+        return NAMES[sig]
+    if _signal.SIGRTMIN <= sig <= _signal.SIGRTMAX:
+        return f"SIGRTMIN+{sig - _signal.SIGRTMIN}"
+    return f"SIG{sig}"
+
+
+def parse(text: str, allow_zero: bool = False) -> int:
+    """A signal from ``TERM``, ``SIGTERM``, ``sigterm``, ``15`` or ``RTMIN+3``."""
+    spelled = text.strip().upper()
+    if spelled.isdigit():
+        number = int(spelled)
+        if number == 0 and allow_zero:
+            return 0
+        if 1 <= number < _signal.NSIG:
+            return number
+        raise SignalError(f"invalid signal number: {text}")
+    if not spelled.startswith("SIG"):
+        spelled = "SIG" + spelled
+    if spelled in NUMBERS:
+        return NUMBERS[spelled]
+    for base, anchor in (("SIGRTMIN+", _signal.SIGRTMIN), ("SIGRTMAX-", _signal.SIGRTMAX)):
+        if spelled.startswith(base) and spelled[len(base) :].isdigit():
+            number = anchor + int(spelled[len(base) :]) * (1 if base.endswith("+") else -1)
+            if _signal.SIGRTMIN <= number <= _signal.SIGRTMAX:
+                return number
+    raise SignalError(f"invalid signal: {text}")
+
+
+def parse_rewrite(text: str) -> tuple[int, int]:
+    """``SIG:SIG`` -> (from, to); a target of 0 drops the signal."""
+    source, sep, target = text.partition(":")
+    if not sep:
+        raise SignalError(f"invalid rewrite (want FROM:TO): {text}")
+    return parse(source), parse(target, allow_zero=True)
+
+
+def rewrite(sig: int, table: dict[int, int]) -> int:
+    """The signal to forward for ``sig``; 0 means drop it."""
+    return table.get(sig, sig)

@@ -1,0 +1,133 @@
+"""Start a child clean.
+
+A child of pyinit must look as if its parent were a shell: every signal at its
+default disposition (Python ignores SIGPIPE and SIGXFSZ, and a pyinit started
+by ``posix_spawn`` has glibc's 32 and 33 ignored, all of which survive exec),
+an empty signal mask (pyinit blocks everything), only the file descriptors
+pyinit was given (its own are close-on-exec), and its own process group or
+session, holding the terminal's foreground when pyinit held it.
+
+``os.posix_spawn`` cannot do this: glibc's implementation always leaves 32 and
+33 ignored in the child. So this is fork + exec, with the few steps in between
+done by the forked child in Python before it replaces itself.
+"""
+
+from __future__ import annotations
+
+import _signal
+import errno
+import os
+
+from pyinit import linux
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+# How the child is isolated from pyinit.
+PGROUP = "pgroup"  # a new process group (tini, pyinit): signals reach the group
+SESSION = "session"  # a new session taking the controlling terminal (dumb-init)
+
+TIOCSCTTY = 0x540E
+
+
+class SpawnError(Exception):
+    """The command could not be executed; ``code`` is the exit status to report."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _exec_failure(command: str, err: int) -> SpawnError:
+    if err == errno.ENOENT:
+        return SpawnError(127, f"{command}: command not found")
+    if err in (errno.EACCES, errno.EPERM, errno.EISDIR):
+        return SpawnError(126, f"{command}: permission denied (not executable)")
+    if err == errno.ENOEXEC:
+        return SpawnError(126, f"{command}: exec format error (not an executable)")
+    return SpawnError(126, f"{command}: cannot execute: {os.strerror(err)}")
+
+
+def spawn(
+    argv: Sequence[str],
+    isolation: str = PGROUP,
+    terminal_fd: int | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+) -> tuple[int, SpawnError | None]:
+    """Fork and exec ``argv``; return ``(pid, error)``.
+
+    The pid is always a real child that the reaper will collect, even when
+    exec failed (it then exits 126 or 127 and ``error`` says why), so that
+    there is still exactly one place that waits for children.
+
+    ``terminal_fd`` is a terminal whose foreground pyinit holds: the child's
+    group takes it over (PGROUP) or the child makes it its controlling
+    terminal (SESSION).
+    """
+    report_r, report_w = os.pipe()  # close-on-exec: EOF on a successful exec
+    pid = os.fork()
+    if pid == 0:
+        os.close(report_r)
+        _become(argv, isolation, terminal_fd, env, cwd, report_w)
+    os.close(report_w)
+    if isolation == PGROUP:
+        try:  # both sides set it, so neither races the other
+            os.setpgid(pid, pid)
+        except OSError:
+            pass
+    try:
+        report = b""
+        while chunk := os.read(report_r, 64):
+            report += chunk
+    finally:
+        os.close(report_r)
+    if report:
+        return pid, _exec_failure(argv[0], int(report))
+    return pid, None
+
+
+def _become(
+    argv: Sequence[str],
+    isolation: str,
+    terminal_fd: int | None,
+    env: Mapping[str, str] | None,
+    cwd: str | None,
+    report_w: int,
+) -> None:
+    """In the forked child: isolate, restore signals, exec. Never returns."""
+    code = 126
+    try:
+        if isolation == SESSION:
+            os.setsid()
+            if terminal_fd is not None:
+                try:
+                    import fcntl
+
+                    fcntl.ioctl(terminal_fd, TIOCSCTTY, 0)
+                except OSError:
+                    pass
+        elif isolation == PGROUP:
+            os.setpgid(0, 0)
+            if terminal_fd is not None:
+                try:  # SIGTTOU is still blocked here, so this cannot stop us
+                    os.tcsetpgrp(terminal_fd, os.getpgrp())
+                except OSError:
+                    pass
+        if cwd is not None:
+            os.chdir(cwd)
+        linux.reset_signal_dispositions()
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
+        try:
+            if env is None:
+                os.execvp(argv[0], list(argv))
+            else:
+                os.execvpe(argv[0], list(argv), env)
+        except OSError as exc:
+            err = exc.errno or errno.ENOEXEC
+            code = 127 if err == errno.ENOENT else 126
+            os.write(report_w, str(err).encode())
+    except BaseException:
+        pass
+    os._exit(code)

@@ -1,0 +1,12 @@
+# The C half of the signal module, which pyinit uses directly to stay lean.
+from collections.abc import Iterable
+
+NSIG: int
+SIG_BLOCK: int
+SIG_UNBLOCK: int
+SIG_SETMASK: int
+SIGRTMIN: int
+SIGRTMAX: int
+
+def pthread_sigmask(how: int, mask: Iterable[int], /) -> set[int]: ...
+def valid_signals() -> set[int]: ...
