@@ -34,19 +34,20 @@ TIOCSCTTY = 0x540E
 class SpawnError(Exception):
     """The command could not be executed; ``code`` is the exit status to report."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, err: int = 0) -> None:
         super().__init__(message)
         self.code = code
+        self.errno = err
 
 
-def _exec_failure(command: str, err: int) -> SpawnError:
+def exec_failure(command: str, err: int) -> SpawnError:
     if err == errno.ENOENT:
-        return SpawnError(127, f"{command}: command not found")
+        return SpawnError(127, f"{command}: command not found", err)
     if err in (errno.EACCES, errno.EPERM, errno.EISDIR):
-        return SpawnError(126, f"{command}: permission denied (not executable)")
+        return SpawnError(126, f"{command}: permission denied (not executable)", err)
     if err == errno.ENOEXEC:
-        return SpawnError(126, f"{command}: exec format error (not an executable)")
-    return SpawnError(126, f"{command}: cannot execute: {os.strerror(err)}")
+        return SpawnError(126, f"{command}: exec format error (not an executable)", err)
+    return SpawnError(126, f"{command}: cannot execute: {os.strerror(err)}", err)
 
 
 def spawn(
@@ -84,7 +85,7 @@ def spawn(
     finally:
         os.close(report_r)
     if report:
-        return pid, _exec_failure(argv[0], int(report))
+        return pid, exec_failure(argv[0], int(report))
     return pid, None
 
 
