@@ -18,17 +18,31 @@ from pyinit import log, signals
 TIOCNOTTY = 0x5422
 
 
+def holds_foreground(fd: int) -> bool:
+    """Whether pyinit's process group is the foreground group of terminal ``fd``."""
+    try:
+        pgrp = os.getpgrp()
+        if os.tcgetpgrp(fd) != pgrp:
+            return False
+        if pgrp == 0:
+            # Our group's leader is outside our PID namespace (``unshare -fp``
+            # from a shell): both ids read 0 whichever group is in the foreground.
+            # Ask the kernel instead: with SIGTTIN blocked, reading from the
+            # background fails with EIO; an empty read in the foreground returns at once.
+            os.read(fd, 0)
+    except OSError:
+        return False
+    return True
+
+
 def foreground_fd() -> int | None:
     """stdin, if it is a terminal whose foreground group is pyinit's own.
 
     A pyinit started in the background (``pyinit -- x &``) must never take
     the terminal from the shell that started it.
     """
-    try:
-        if os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp():
-            return 0
-    except OSError:
-        pass
+    if os.isatty(0) and holds_foreground(0):
+        return 0
     return None
 
 
@@ -121,7 +135,7 @@ class Terminal:
         if self.fd is None or not self.suspended:
             return
         self.suspended = False
-        if self._foreground() == os.getpgrp():
+        if holds_foreground(self.fd):
             self._give(self.child)
 
     def release(self) -> None:
