@@ -10,7 +10,6 @@ So each call first checks that pyinit's own group really holds the terminal.
 
 from __future__ import annotations
 
-import _signal
 import os
 
 from pyinit import log, signals
@@ -50,25 +49,18 @@ def detach() -> None:
     """Give up the controlling terminal so that a child in a new session can take it (dumb-init).
 
     When the session leader does this, the kernel sends SIGHUP and SIGCONT to
-    the terminal's foreground group, pyinit's own: consume those two so they
-    are not forwarded to the child, which would hang up at once.
+    the terminal's foreground group, pyinit's own. It sends them in pyinit's
+    name (``ssi_pid`` is pyinit's pid), so the rule that pyinit never forwards
+    a signal it caused keeps them from the child, which would hang up at once.
     """
     if not os.isatty(0):
         return
     import fcntl
 
-    leader = os.getsid(0) == os.getpid()
-    pending = _signal.sigpending()
     try:
         fcntl.ioctl(0, TIOCNOTTY)
     except OSError as exc:
         log.debug("cannot detach from the terminal", error=exc.strerror)
-        return
-    if not leader:
-        return
-    for sig in (signals.SIGHUP, signals.SIGCONT):
-        if sig not in pending and sig in _signal.sigpending():
-            _signal.sigtimedwait([sig], 0)
 
 
 def _state(pid: int) -> str:
