@@ -203,3 +203,32 @@ def test_dumb_init_not_pid_1_stops_with_its_child(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.parametrize(
+    ("how", "env", "logs"),
+    [
+        ("tini", {}, False),  # tini's default verbosity 1: warnings only
+        ("tini", {"TINI_VERBOSITY": "2"}, True),
+        ("dumb-init", {}, False),
+        ("dumb-init", {"DUMB_INIT_DEBUG": "1"}, True),
+        ("dumb-init", {"DUMB_INIT_DEBUG": "yes"}, False),  # only "1" counts, as in dumb-init
+    ],
+)
+def test_verbosity_variables(how: str, env: dict[str, str], logs: bool, tmp_path: Path) -> None:
+    link = tmp_path / how
+    link.symlink_to(PYINIT)
+    result = run([str(link)], ["--", "true"], env=env)
+    assert result.returncode == 0
+    assert ("spawned" in result.stderr) == logs, result.stderr
+
+
+def test_tini_warns_on_reaping_with_w(tmp_path: Path) -> None:
+    link = tmp_path / "tini"
+    link.symlink_to(PYINIT)
+    # (sleep &) orphans the sleep: PID 1 reaps it, not the shell.
+    quiet = run([str(link)], ["--", "sh", "-c", "(sleep 0.1 &); sleep 0.5"])
+    loud = run([str(link)], ["-w", "--", "sh", "-c", "(sleep 0.1 &); sleep 0.5"])
+    assert quiet.returncode == loud.returncode == 0
+    assert "reaped a zombie" not in quiet.stderr
+    assert "reaped a zombie" in loud.stderr
