@@ -34,18 +34,24 @@ INVOCATIONS = [
 IDS = [how.replace(" ", "=") for _, how in INVOCATIONS]
 
 
+def invoke(how: str, tmp_path: Path) -> list[str]:
+    """The argv prefix that starts pyinit as ``how`` (a program name, or --compat NAME)."""
+    if how == "pyinit":
+        return [PYINIT]
+    if how.startswith("--compat"):
+        return [PYINIT, *how.split()]
+    link = tmp_path / "bin" / how
+    link.parent.mkdir(exist_ok=True)
+    if not link.exists():
+        link.symlink_to(PYINIT)
+    return [str(link)]
+
+
 @pytest.fixture(params=INVOCATIONS, ids=IDS)
 def mode(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, list[str]]:
     """The mode's name and the argv prefix that starts pyinit in it."""
     name, how = request.param
-    if how == "pyinit":
-        return name, [PYINIT]
-    if how.startswith("--compat"):
-        return name, [PYINIT, *how.split()]
-    link = tmp_path / "bin" / how
-    link.parent.mkdir(exist_ok=True)
-    link.symlink_to(PYINIT)
-    return name, [str(link)]
+    return name, invoke(how, tmp_path)
 
 
 class Launched(Namespace):
@@ -127,27 +133,27 @@ def test_session_and_group(mode: tuple[str, list[str]]) -> None:
     assert (session == pid) == EXPECT[name]["session"]
 
 
+# Each invocation with its defaults, then the flags and variables that switch
+# the target: (invoked as, flags, variables, signals reach the group).
+FORWARDING = [
+    *((how, [], {}, EXPECT[name]["group"]) for name, how in INVOCATIONS),
+    ("pyinit", ["-c"], {}, False),
+    ("pyinit", [], {"PYINIT_SINGLE_CHILD": "1"}, False),
+    ("tini", ["-g"], {}, True),
+    ("--compat tini", [], {"TINI_KILL_PROCESS_GROUP": ""}, True),  # set, even empty, means on
+    ("dumb-init", ["-c"], {}, False),
+    ("--compat dumb-init", ["--single-child"], {}, False),
+    ("dumb-init", [], {"DUMB_INIT_SETSID": "0"}, False),
+]
+
+
 @pytest.mark.parametrize(
-    ("extra", "env", "group"),
-    [
-        ([], {}, None),  # the mode's default
-        (["-c"], {}, False),  # native and dumb-init only
-        (["-g"], {}, True),  # tini only
-        ([], {"TINI_KILL_PROCESS_GROUP": "1"}, True),
-        ([], {"DUMB_INIT_SETSID": "0"}, False),
-    ],
-    ids=["default", "-c", "-g", "TINI_KILL_PROCESS_GROUP", "DUMB_INIT_SETSID=0"],
+    ("how", "extra", "env", "expected"),
+    FORWARDING,
+    ids=[f"{h.replace(' ', '=')}:{' '.join(e) or ','.join(v) or 'default'}" for h, e, v, _ in FORWARDING],
 )
-def test_forwarding_target(
-    mode: tuple[str, list[str]], extra: list[str], env: dict[str, str], group: bool | None, tmp_path: Path
-) -> None:
-    name, prefix = mode
-    applies = {"-c": ("native", "dumb-init"), "-g": ("tini",)}
-    if extra and name not in applies[extra[0]]:
-        pytest.skip("flag of another mode")
-    if env and not next(iter(env)).startswith({"tini": "TINI", "dumb-init": "DUMB"}.get(name, "-")):
-        pytest.skip("variable of another mode")
-    expected = EXPECT[name]["group"] if group is None else group
+def test_forwarding_target(how: str, extra: list[str], env: dict[str, str], expected: bool, tmp_path: Path) -> None:
+    prefix = invoke(how, tmp_path)
     out, marker = tmp_path / "grandchild", tmp_path / "child-got-it"
     script = f"trap 'touch {marker}' USR1; {' '.join(RECORDER)} {out} & wait $!; wait $!"
     ns = Launched(prefix, [*extra, "--", "sh", "-c", script], env={**os.environ, **env})

@@ -238,6 +238,10 @@ def test_not_pid_1_ctrl_z_suspends_the_whole_job(pty: type[Pty]) -> None:
     init = wait_for(lambda: find(term.pid, "pyinit"))
     sleep = wait_for(lambda: find(init, "sleep"))
     wait_for(lambda: term.foreground() == sleep)
+    for sig in (signal.SIGTTOU, signal.SIGTTIN):  # dropped: pyinit never stops on these
+        os.kill(init, sig)
+    time.sleep(0.3)
+    assert stat(init)[0] in "SR" and stat(sleep)[0] == "S"
     term.send(CTRL_Z)
     term.expect(b"Stopped")
     term.expect(b"READY> ")
