@@ -117,12 +117,17 @@ NATIVE_OPTIONS: list[Option] = [
     ("", ("stop-signal",), True, _set("stop_signal", signals.parse)),
     ("", ("stop-delay",), True, _set("stop_delay", parse_duration)),
     ("", ("pdeathsig",), True, _set("pdeathsig", signals.parse)),
+    ("", ("config",), True, _set("config", str)),
+    ("", ("procfile",), True, _set("procfile", str)),
+    ("", ("control-socket",), True, _set("control_socket", str)),
     ("h", ("help",), False, _help),
     ("", ("version",), False, _version),
 ]
 
 HELP = """\
 usage: pyinit [OPTIONS] [--] COMMAND [ARGS...]
+       pyinit [OPTIONS] --config services.toml | --procfile Procfile
+       pyinit ctl [--control-socket PATH] status|start|stop|restart|signal|ready ...
 
 Run COMMAND as the child of a minimal init: reap every zombie, forward
 signals, exit with the child's status (128+N for a death by signal N),
@@ -140,6 +145,9 @@ options:
       --stop-signal SIG  signal that asks the remaining processes to stop (TERM)
       --stop-delay DUR   wait this long before forwarding a stop request (0)
       --pdeathsig SIG    receive SIG when pyinit's parent dies
+      --config FILE      supervise the services of a TOML file
+      --procfile FILE    supervise the processes of a Procfile (foreman/honcho)
+      --control-socket PATH  where `pyinit ctl` talks to pyinit (/run/pyinit.sock)
   -h, --help             show this help and exit
       --version          show the version and exit
 
@@ -216,6 +224,8 @@ def apply_environment(settings: Settings, env: Mapping[str, str]) -> None:
             settings.single_child = True
         if "PYINIT_GRACE" in env:
             settings.grace = parse_duration(env["PYINIT_GRACE"])
+        if env.get("PYINIT_CONTROL_SOCKET"):
+            settings.control_socket = env["PYINIT_CONTROL_SOCKET"]
     except ValueError as exc:
         raise UsageError(f"environment: {exc}") from None
 
@@ -227,13 +237,22 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
     if args and args[0] == "ctl":
         raise UsageError("'ctl' is reserved for the control client; use 'pyinit -- ctl' to run a program named ctl")
     settings.command = parse_options(args, NATIVE_OPTIONS, settings)
-    if not settings.command:
+    supervising = settings.config is not None or settings.procfile is not None
+    if settings.config is not None and settings.procfile is not None:
+        raise UsageError("--config and --procfile cannot be combined")
+    if supervising and settings.command:
+        raise UsageError("a command cannot be combined with --config or --procfile")
+    if not settings.command and not supervising:
         raise UsageError("no command given")
     return settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv if argv is None else argv
+    if argv[1:2] == ["ctl"]:
+        from pyinit import ctl
+
+        return ctl.main(argv[2:], os.environ)
     try:
         settings = parse(argv, os.environ)
     except EarlyExit as done:
@@ -245,4 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pyinit import log, run
 
     log.configure(settings.verbosity, settings.log_format)
+    if settings.config is not None or settings.procfile is not None:
+        from pyinit import supervisor
+
+        return supervisor.main(settings)
     return run.run(settings)

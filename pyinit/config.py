@@ -191,7 +191,7 @@ def _choice(choices: tuple[str, ...]) -> Any:
 
 def _env(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise ValueError("expected a table of NAME = \"value\"")
+        raise ValueError('expected a table of NAME = "value"')
     env = {}
     for key, item in value.items():
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
@@ -239,7 +239,7 @@ def _ready(value: Any) -> Ready:
         ready.kind = "notify"
         return ready
     if not isinstance(value, dict):
-        raise ValueError("expected a table with one of: command, tcp, fd, notify (or the string \"notify\")")
+        raise ValueError('expected a table with one of: command, tcp, fd, notify (or the string "notify")')
     kinds = [kind for kind in READY_KINDS if kind in value]
     unknown = sorted(set(value) - {*READY_KINDS, "interval", "timeout"})
     if unknown:
@@ -258,7 +258,7 @@ def _ready(value: Any) -> Ready:
             ready.host = host.strip("[]") or ready.host
             ready.port = int(port) if port.isdigit() else 0
         if not 0 < ready.port < 65536:
-            raise ValueError(f"tcp: expected a port or \"HOST:PORT\", not {item!r}")
+            raise ValueError(f'tcp: expected a port or "HOST:PORT", not {item!r}')
     elif kind == "fd":
         if isinstance(item, bool) or not isinstance(item, int) or not 3 <= item <= 1023:
             raise ValueError(f"fd: expected a descriptor number from 3 to 1023, not {item!r}")
