@@ -172,9 +172,19 @@ def test_critical_service_that_gives_up(tmp_path: Path) -> None:
         "start_limit = 2\n"
         '[services.y]\ncommand = ["sleep", "60"]\n'
     )
-    result = run_ns(["--control-socket", str(tmp_path / "s"), "--config", str(conf)])
+    result = run_ns(["-v", "--log-format", "json", "--control-socket", str(tmp_path / "s"), "--config", str(conf)])
     assert result.returncode == 5
-    assert "service given up" in result.stderr and "critical service ended" in result.stderr
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    x = [(e["event"], e["level"]) for e in events if e.get("service") == "x"]
+    assert x[:4] == [
+        ("service starting", "info"),
+        ("service ready", "info"),
+        ("service exited", "warning"),
+        ("service restarting", "info"),
+    ]
+    assert ("service given up", "warning") in x and ("critical service ended; stopping everything", "warning") in x
+    y = [e["event"] for e in events if e.get("service") == "y"]
+    assert y[-2:] == ["service stopping", "service stopped"]
 
 
 def test_stop_grace_then_sigkill(tmp_path: Path, namespace: type[Namespace]) -> None:
