@@ -91,6 +91,8 @@ command = {svc("f", events)}
 """
     ns, sock = start(tmp_path, namespace, toml)
     wait_for(lambda: ctl(sock, "ready").returncode == 0, timeout=30)
+    # e and f have no probe: ready once started, perhaps before they have run a line.
+    wait_for(lambda: {"ready e", "ready f"} <= set(lines(events)))
     seen = lines(events)
     # Each dependent starts only after its dependency recorded that it was ready.
     for dep, dependent in ("ab", "bc", "cd", "de"):
