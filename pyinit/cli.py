@@ -237,12 +237,7 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
     if args and args[0] == "ctl":
         raise UsageError("'ctl' is reserved for the control client; use 'pyinit -- ctl' to run a program named ctl")
     settings.command = parse_options(args, NATIVE_OPTIONS, settings)
-    supervising = settings.config is not None or settings.procfile is not None
-    if settings.config is not None and settings.procfile is not None:
-        raise UsageError("--config and --procfile cannot be combined")
-    if supervising and settings.command:
-        raise UsageError("a command cannot be combined with --config or --procfile")
-    if not settings.command and not supervising:
+    if not settings.command and settings.config is None and settings.procfile is None:
         raise UsageError("no command given")
     return settings
 

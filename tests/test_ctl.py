@@ -51,10 +51,16 @@ def test_config_options() -> None:
     assert cli.parse(["pyinit", "--procfile=Procfile"], {}).procfile == "Procfile"
 
 
-@pytest.mark.parametrize("args", [["--config", "a", "--procfile", "b"], ["--config", "a", "sleep", "1"], ["--config"]])
-def test_config_usage_errors(args: list[str]) -> None:
+def test_config_usage_errors() -> None:
+    from pyinit import supervisor
+
     with pytest.raises(cli.UsageError):
-        cli.parse(["pyinit", *args], {})
+        cli.parse(["pyinit", "--config"], {})
+    both = cli.parse(["pyinit", "--config", "a", "--procfile", "b"], {})
+    assert supervisor.usage_problem(both) == "--config and --procfile cannot be combined"
+    command = cli.parse(["pyinit", "--config", "a", "sleep", "1"], {})
+    assert supervisor.usage_problem(command) == "a command cannot be combined with --config or --procfile"
+    assert supervisor.usage_problem(cli.parse(["pyinit", "--procfile", "P"], {})) is None
 
 
 def test_example_config_is_valid() -> None:
