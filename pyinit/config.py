@@ -166,6 +166,13 @@ def _string(value: Any) -> str:
     return value
 
 
+def _directory(value: Any) -> str:
+    # Checked now: a chdir failing in the forked child could only be reported as a failed exec.
+    if not os.path.isdir(_string(value)):
+        raise ValueError(f"no such directory: {value!r}")
+    return str(value)
+
+
 def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"expected true or false, not {value!r}")
@@ -276,7 +283,7 @@ def _ready(value: Any) -> Ready:
 FIELDS: dict[str, tuple[Any, str]] = {
     "command": (_command, "command"),
     "env": (_env, "env"),
-    "cwd": (_string, "cwd"),
+    "cwd": (_directory, "cwd"),
     "user": (_user, ""),
     "group": (_group, "gid"),
     "restart": (_choice(RESTART_POLICIES), "restart"),

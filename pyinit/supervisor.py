@@ -163,7 +163,8 @@ class Supervisor:
         if ready.kind == "fd":
             return readiness.FdProbe(service.name, on_ready, self.loop, ready)
         if ready.kind == "notify":
-            path = os.path.join(self._rundir(), f"notify-{service.name}.sock")
+            # By position, not name: a long name must not overflow sun_path's 108 bytes.
+            path = os.path.join(self._rundir(), f"notify-{self.order.index(service.name)}.sock")
             return readiness.NotifyProbe(service.name, on_ready, self.loop, path, service.spec.uid)
         return readiness.Probe(service.name, on_ready)
 
@@ -179,20 +180,20 @@ class Supervisor:
         spec = service.spec
         service.cancel_timer()
         probe = self._make_probe(service)
-        fds, extra_env = probe.prepare()
         outputs: list[Any] = []
-        if spec.output == "prefix":
-            from pyinit.output import Prefixer
+        try:  # descriptors, sockets, the fork: any may fail, and then this start fails like a crash
+            fds, extra_env = probe.prepare()
+            if spec.output == "prefix":
+                from pyinit.output import Prefixer
 
-            outputs = [Prefixer(self.loop, self.prefixes[service.name], fd) for fd in (1, 2)]
-            for output in outputs:
-                fds.update(output.child_fds())
-        env = {**os.environ, **spec.env, **extra_env}
-        credentials = None if spec.uid is None and spec.gid is None else (spec.uid, spec.gid, spec.groups)
-        try:
+                for fd in (1, 2):
+                    outputs.append(Prefixer(self.loop, self.prefixes[service.name], fd))
+                    fds.update(outputs[-1].child_fds())
+            env = {**os.environ, **spec.env, **extra_env}
+            credentials = None if spec.uid is None and spec.gid is None else (spec.uid, spec.gid, spec.groups)
             pid, failure = spawn.spawn(spec.command, spawn.PGROUP, None, env, spec.cwd, credentials, fds)
         except OSError as exc:
-            log.error("cannot start service", service=service.name, error=exc.strerror)
+            log.error("cannot start service", service=service.name, error=exc.strerror or str(exc))
             probe.after_fork()
             probe.cancel()
             for output in outputs:

@@ -21,7 +21,7 @@ def test_full_service() -> None:
 [services.db]
 command = ["postgres", "-D", "/data"]
 env = {PGDATA = "/data", PORT = 5432}
-cwd = "/srv"
+cwd = "/"
 user = 0
 group = 0
 restart = "always"
@@ -144,6 +144,12 @@ def test_unknown_top_level_and_empty() -> None:
 def test_subtable_line_is_found() -> None:
     found = problems('[services.a]\ncommand = "x"\n\n[services.a.ready]\ntcp = "x"\n')
     assert found[0].startswith("s.toml:4: services.a.ready: tcp:")
+
+
+def test_missing_cwd() -> None:
+    assert problems('[services.a]\ncommand = "x"\ncwd = "/no/such/dir"\n') == [
+        "s.toml:3: services.a.cwd: no such directory: '/no/such/dir'"
+    ]
 
 
 def test_unknown_user() -> None:
