@@ -10,10 +10,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
-from conftest import HERE, PYINIT, Namespace, run_ns, wait_for
+from conftest import HERE, PYINIT, Namespace, proc_status, run_ns, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -406,3 +407,32 @@ critical = true
     result = run_ns(["--control-socket", str(tmp_path / "s"), "--config", str(conf)])
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["65534", "65534", "65534", "hi", "/"]
+
+
+def test_idle_supervisor_never_wakes_up(tmp_path: Path, namespace: type[Namespace]) -> None:
+    """Services ready, nothing happening: no timer, no poll, not one wake-up."""
+    port = free_port()
+    toml = f"""
+[services.a]
+command = {svc("a", tmp_path / "events", "--listen", str(port))}
+ready = {{tcp = {port}, interval = "50ms"}}
+output = "prefix"
+
+[services.b]
+command = ["sleep", "60"]
+depends_on = ["a"]
+ready = {{command = ["true"]}}
+"""
+    ns, sock = start(tmp_path, namespace, toml)
+    wait_for(lambda: ctl(sock, "ready").returncode == 0)
+    time.sleep(0.5)
+
+    def switches() -> tuple[int, int]:
+        status = proc_status(ns.init_pid)
+        return int(status["voluntary_ctxt_switches"]), int(status["nonvoluntary_ctxt_switches"])
+
+    before = switches()
+    time.sleep(3)
+    assert switches() == before
+    ns.kill(signal.SIGTERM)
+    assert ns.wait(30) == 0
