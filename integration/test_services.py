@@ -436,3 +436,17 @@ ready = {{command = ["true"]}}
     assert switches() == before
     ns.kill(signal.SIGTERM)
     assert ns.wait(30) == 0
+
+
+def test_second_stop_request_skips_the_grace(tmp_path: Path, namespace: type[Namespace]) -> None:
+    toml = """
+[services.stubborn]
+command = ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]
+stop_grace = "60s"
+"""
+    ns, _ = start(tmp_path, namespace, toml)
+    wait_for(lambda: len(ns.members()) >= 1)
+    ns.kill(signal.SIGTERM)
+    time.sleep(0.3)
+    ns.kill(signal.SIGINT)
+    assert ns.wait(30) == 0  # well before the 60 s grace

@@ -118,7 +118,10 @@ class Supervisor:
         if sender == os.getpid() or sig in signals.JOB_CONTROL:
             return
         if sig in signals.STOP_REQUESTS:
-            self.shutdown(f"received {signals.name(sig)}")
+            if self.stopping:
+                self.hurry(sig)
+            else:
+                self.shutdown(f"received {signals.name(sig)}")
             return
         # Anything else (HUP, USR1, WINCH, ...) is for the services.
         for service in self.services.values():
@@ -367,6 +370,14 @@ class Supervisor:
                 if service.state in ("waiting", "backoff"):
                     service.state = "stopped"
         self.continue_shutdown()
+
+    def hurry(self, sig: int) -> None:
+        """A second stop request (Ctrl-C twice): no more grace for the services."""
+        running = [s for s in self.services.values() if s.pid is not None]
+        if running:
+            log.warning("stop requested again; killing the services now", signal=signals.name(sig))
+        for service in running:
+            self._kill(service, signals.SIGKILL)
 
     def continue_shutdown(self) -> None:
         """Stop each service once everything that depends on it is down; then the rest of the namespace."""
