@@ -123,10 +123,13 @@ class Supervisor:
             else:
                 self.shutdown(f"received {signals.name(sig)}")
             return
-        # Anything else (HUP, USR1, WINCH, ...) is for the services.
+        # Anything else (HUP, USR1, WINCH, ...) is for the services, after --rewrite.
+        target = signals.rewrite(sig, self.settings.rewrite)
+        if target == 0:
+            return
         for service in self.services.values():
             if service.pid is not None:
-                self._kill(service, sig)
+                self._kill(service, target)
 
     def _kill(self, service: Service, sig: int) -> None:
         assert service.pid is not None
@@ -471,7 +474,7 @@ class Supervisor:
             self.loop.run_once()
         self.reaper.reap()
         self.close()
-        return self.exit_status
+        return 0 if self.exit_status in self.settings.expect_exit else self.exit_status
 
     def open_control(self) -> None:
         from pyinit import control
