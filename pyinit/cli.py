@@ -135,6 +135,9 @@ NATIVE_OPTIONS: list[Option] = [
     ("", ("stop-signal",), True, _set("stop_signal", signals.parse)),
     ("", ("stop-delay",), True, _set("stop_delay", parse_duration)),
     ("", ("pdeathsig",), True, _set("pdeathsig", signals.parse)),
+    ("", ("config",), True, _set("config", str)),
+    ("", ("procfile",), True, _set("procfile", str)),
+    ("", ("control-socket",), True, _set("control_socket", str)),
     ("h", ("help",), False, _help),
     ("", ("version",), False, _version),
     ("", ("compat",), True, _compat_not_first),
@@ -142,6 +145,8 @@ NATIVE_OPTIONS: list[Option] = [
 
 HELP = """\
 usage: pyinit [OPTIONS] [--] COMMAND [ARGS...]
+       pyinit [OPTIONS] --config services.toml | --procfile Procfile
+       pyinit ctl [--control-socket PATH] status|start|stop|restart|signal|ready ...
 
 Run COMMAND as the child of a minimal init: reap every zombie, forward
 signals, exit with the child's status (128+N for a death by signal N),
@@ -159,6 +164,9 @@ options:
       --stop-signal SIG  signal that asks the remaining processes to stop (TERM)
       --stop-delay DUR   wait this long before forwarding a stop request (0)
       --pdeathsig SIG    receive SIG when pyinit's parent dies
+      --config FILE      supervise the services of a TOML file
+      --procfile FILE    supervise the processes of a Procfile (foreman/honcho)
+      --control-socket PATH  where `pyinit ctl` talks to pyinit (/run/pyinit.sock)
       --compat NAME      behave as tini or dumb-init (first argument only; also
                          chosen by invoking pyinit as tini, docker-init,
                          podman-init or dumb-init)
@@ -246,6 +254,8 @@ def apply_environment(settings: Settings, env: Mapping[str, str]) -> None:
             settings.single_child = True
         if "PYINIT_GRACE" in env:
             settings.grace = parse_duration(env["PYINIT_GRACE"])
+        if env.get("PYINIT_CONTROL_SOCKET"):
+            settings.control_socket = env["PYINIT_CONTROL_SOCKET"]
     except ValueError as exc:
         raise UsageError(f"environment: {exc}") from None
 
@@ -272,7 +282,7 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
             raise UsageError("'ctl' is reserved for the control client; use 'pyinit -- ctl' to run a program named ctl")
         persona.before_options(args)
         settings.command = parse_options(args, persona.options, settings)
-        if not settings.command:
+        if not settings.command and settings.config is None and settings.procfile is None:
             raise UsageError("no command given", kind="command")
         persona.finish(settings)
     except UsageError as exc:
@@ -281,8 +291,18 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
     return settings
 
 
+def _personality_names() -> dict[str, str]:
+    from pyinit.personalities import PROGRAM_NAMES
+
+    return PROGRAM_NAMES
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv if argv is None else argv
+    if argv[1:2] == ["ctl"] and os.path.basename(argv[0]) not in _personality_names():
+        from pyinit import ctl
+
+        return ctl.main(argv[2:], os.environ)
     try:
         settings = parse(argv, os.environ)
     except EarlyExit as done:
@@ -297,4 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pyinit import log, run
 
     log.configure(settings.verbosity, settings.log_format)
+    if settings.config is not None or settings.procfile is not None:
+        from pyinit import supervisor
+
+        return supervisor.main(settings)
     return run.run(settings)
