@@ -158,3 +158,8 @@ def test_dumb_init_version_and_help_go_to_stderr() -> None:
 def test_exec_failures(name: str, err: int, code: int, message: str) -> None:
     failure = personalities.by_name(name).exec_failure("app", err, 42)
     assert (failure.code, str(failure)) == (code, message)
+
+
+def test_ctl_is_a_command_name_outside_pyinit_mode() -> None:
+    assert parse("tini", "ctl", "status").command == ["ctl", "status"]
+    assert parse("dumb-init", "ctl").command == ["ctl"]
