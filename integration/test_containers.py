@@ -69,6 +69,14 @@ class Runtime:
             raise AssertionError(f"{self.name} {' '.join(args)}: exit {result.returncode}\n{result.stderr}")
         return result
 
+    def run_d(self, name: str, *args: str) -> None:
+        """A detached container without network, named (``make_name``) for the clean-up."""
+        self("run", "-d", "--name", name, "--network", "none", *args)
+
+    def run_rm(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``run --rm`` in the foreground, named so that a timed-out run is removed too."""
+        return self("run", "--rm", "--name", self.make_name(), "--network", "none", *args, check=False)
+
     def unavailable(self) -> str | None:
         """Why this runtime cannot be used here, or None."""
         if not Path(self.exe).is_file():
@@ -106,7 +114,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session", params=["docker", "podman"])
-def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+def engine(request: pytest.FixtureRequest) -> Iterator[Runtime]:
     """A runtime with the image of the top-level Dockerfile built from this tree (once per session)."""
     rt = Runtime(request.param, runtime_env())
     reason = rt.unavailable()
@@ -143,7 +151,7 @@ def out(tmp_path: Path) -> Path:
 
 
 def mounts(out: Path) -> list[str]:
-    return ["--network", "none", "-v", f"{HELPERS}:/helpers:ro", "-v", f"{out}:/out"]
+    return ["-v", f"{HELPERS}:/helpers:ro", "-v", f"{out}:/out"]
 
 
 def lines(path: Path) -> list[str]:
@@ -176,7 +184,7 @@ def exit_code(rt: Runtime, name: str) -> int:
     ids=["plain", "signal", "not-found"],
 )
 def test_pyinit_is_pid_1_and_exit_codes_come_back(rt: Runtime, command: list[str], code: int) -> None:
-    result = rt("run", "--rm", "--network", "none", rt.image, *command, check=False)
+    result = rt.run_rm(rt.image, *command)
     assert result.returncode == code, result.stderr
     if code == 127:
         assert "pyinit: no-such-command-xyz: command not found" in result.stderr
@@ -186,7 +194,7 @@ def test_pyinit_is_pid_1_and_exit_codes_come_back(rt: Runtime, command: list[str
 
 def test_stop_delivers_sigterm_to_the_app(rt: Runtime, out: Path) -> None:
     name = rt.make_name()
-    rt("run", "-d", "--name", name, *mounts(out), rt.image, *RECORDER, "/out/signals", "--exit-on", "SIGTERM")
+    rt.run_d(name, *mounts(out), rt.image, *RECORDER, "/out/signals", "--exit-on", "SIGTERM")
     wait_for(lambda: any(line.startswith("ready") for line in lines(out / "signals")), timeout=30)
     started = time.monotonic()
     rt("stop", "-t", str(RUNTIME_TIMEOUT), name, timeout=RUNTIME_TIMEOUT + 30)
@@ -204,8 +212,8 @@ def test_stop_with_term_ignoring_children_ends_within_pyinit_grace(rt: Runtime, 
     shrug off SIGTERM; pyinit TERMs them, waits --grace, SIGKILLs them, and exits 42
     long before the runtime would have SIGKILLed pyinit (which would read 137)."""
     name = rt.make_name()
-    rt(
-        "run", "-d", "--name", name, *mounts(out), "--entrypoint", "pyinit",
+    rt.run_d(
+        name, *mounts(out), "--entrypoint", "pyinit",
         rt.image, "--grace", str(GRACE), "--", *CAPP, "stubborn", "/out",
     )  # fmt: skip
     children = wait_for(lambda: len(kids := sorted(out.glob("child-*"))) == 2 and kids, timeout=30)
@@ -228,7 +236,7 @@ def test_stop_with_term_ignoring_children_ends_within_pyinit_grace(rt: Runtime, 
 
 def test_hup_and_usr1_reach_the_app(rt: Runtime, out: Path) -> None:
     name = rt.make_name()
-    rt("run", "-d", "--name", name, *mounts(out), rt.image, *RECORDER, "/out/signals")
+    rt.run_d(name, *mounts(out), rt.image, *RECORDER, "/out/signals")
     wait_for(lambda: lines(out / "signals")[:1] and lines(out / "signals")[0].startswith("ready"), timeout=30)
     for sig in ("HUP", "USR1"):
         rt("kill", "-s", sig, name)
@@ -238,7 +246,7 @@ def test_hup_and_usr1_reach_the_app(rt: Runtime, out: Path) -> None:
 
 def test_orphans_of_the_app_are_reaped(rt: Runtime, out: Path) -> None:
     name = rt.make_name()
-    rt("run", "-d", "--name", name, *mounts(out), rt.image, *CAPP, "orphans", "/out")
+    rt.run_d(name, *mounts(out), rt.image, *CAPP, "orphans", "/out")
     orphans = wait_for(lambda: len(found := lines(out / "orphans")) == 3 and found, timeout=30)
     pids = [int(line.split()[1]) for line in orphans]
     assert [int(line.split()[2]) for line in orphans] == [1, 1, 1]  # adopted by pyinit, PID 1
@@ -254,7 +262,7 @@ def test_orphans_of_exec_workloads_are_reaped(rt: Runtime, out: Path) -> None:
     """exec joins the container's namespaces from outside (setns, like nsenter):
     its orphans are re-parented to the namespace's PID 1, pyinit."""
     name = rt.make_name()
-    rt("run", "-d", "--name", name, *mounts(out), rt.image, *RECORDER, "/out/signals")
+    rt.run_d(name, *mounts(out), rt.image, *RECORDER, "/out/signals")
     wait_for(lambda: lines(out / "signals")[:1], timeout=30)
     script = "(while [ ! -e /out/go ]; do sleep 0.05; done) </dev/null >/dev/null 2>&1 & echo $!"
     pids = [int(rt("exec", name, "sh", "-c", script).stdout) for _ in range(2)]
@@ -275,9 +283,9 @@ def test_shared_pid_namespace_pyinit_is_a_subreaper(rt: Runtime, out: Path) -> N
         share = ["--pod", pod]
     else:
         first = rt.make_name()
-        rt("run", "-d", "--name", first, "--network", "none", "--entrypoint", "sleep", rt.image, "infinity")
+        rt.run_d(first, "--entrypoint", "sleep", rt.image, "infinity")
         share = ["--pid", f"container:{first}"]
-    rt("run", "-d", "--name", app, *share, *mounts(out), rt.image, *CAPP, "orphans", "/out")
+    rt.run_d(app, *share, *mounts(out), rt.image, *CAPP, "orphans", "/out")
     orphans = wait_for(lambda: len(found := lines(out / "orphans")) == 3 and found, timeout=30)
     _, _, pyinit_pid = lines(out / "app")[0].split()
     assert int(pyinit_pid) != 1
@@ -323,15 +331,15 @@ def test_init_path_zipapp(rt: Runtime, out: Path, zipapp: Path) -> None:
         "import sys, zipfile; cmd = open('/proc/1/cmdline').read().split(chr(0)); "
         "print(cmd[1], 'pyinit/run.py' in zipfile.ZipFile(cmd[1]).namelist()); sys.exit(7)"
     )
-    result = rt("run", "--rm", *init, *mounts(out), rt.base, "python3", "-c", check, check=False)
+    result = rt.run_rm(*init, *mounts(out), rt.base, "python3", "-c", check)
     assert result.returncode == 7, result.stderr
     assert result.stdout.split() == ["/sbin/docker-init" if rt.name == "docker" else "/run/podman-init", "True"]
 
-    result = rt("run", "--rm", *init, "--network", "none", rt.base, "sh", "-c", "kill -TERM $$", check=False)
+    result = rt.run_rm(*init, rt.base, "sh", "-c", "kill -TERM $$")
     assert result.returncode == 128 + 15, result.stderr
 
     name = rt.make_name()
-    rt("run", "-d", "--name", name, *init, *mounts(out), rt.base, *RECORDER, "/out/signals", "--exit-on", "SIGTERM")
+    rt.run_d(name, *init, *mounts(out), rt.base, *RECORDER, "/out/signals", "--exit-on", "SIGTERM")
     wait_for(lambda: lines(out / "signals")[:1], timeout=30)
     rt("stop", "-t", str(RUNTIME_TIMEOUT), name, timeout=RUNTIME_TIMEOUT + 30)
     assert lines(out / "signals")[1:] == ["SIGTERM"]
