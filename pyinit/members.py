@@ -147,6 +147,8 @@ class Scope:
                 if exc.errno == errno.ENOSYS:
                     raise
                 continue  # it exited meanwhile
+            except (ValueError, IndexError):
+                continue  # a /proc file cut short as the process exits
             if member is not None:
                 found.append(member)
         return found

@@ -64,6 +64,7 @@ class Teardown:
         self.stopped = 0  # members that went within the grace
         self.killed: list[Member] = []  # members that had to be SIGKILLed
         self._timer: Timer | None = None
+        self._backstop: Timer | None = None
         self._started = 0.0
         self._raised_limit = False
         self._hurried = False
@@ -79,6 +80,8 @@ class Teardown:
             return
         self._started = time.monotonic()
         self.phase = STOPPING
+        # Whatever happens below (a bug included), pyinit must not wait forever.
+        self._backstop = self.loop.call_later(self.grace + 2 * KILL_TIMEOUT, self._overdue)
         self.reaper.reap()  # what is already dead needs no signal
         try:
             if self.scope is None:
@@ -157,10 +160,16 @@ class Teardown:
             log.error("still running after SIGKILL; leaving it", pid=member.pid, command=member.command)
         self._finish()
 
+    def _overdue(self) -> None:
+        if self.phase != DONE:
+            log.error("teardown overdue; giving up", phase=self.phase, remaining=len(self.members))
+            self._finish()
+
     def _finish(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        for timer in (self._timer, self._backstop):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._backstop = None
         for member in list(self.members.values()):
             self._forget(member)
         self.reaper.reap()
