@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 
-from pyinit import log, signals, spawn
+from pyinit import log, signals, spawn, terminal
 from pyinit.settings import Settings
 
 TYPE_CHECKING = False
@@ -32,24 +32,12 @@ def become_reaper(settings: Settings) -> None:
         )
 
 
-def foreground_terminal() -> int | None:
-    """stdin, if it is a terminal whose foreground group is ours to hand on.
-
-    A pyinit started in the background (``pyinit -- x &``) must never take
-    the terminal from the shell that started it.
-    """
-    try:
-        if os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp():
-            return 0
-    except OSError:
-        pass
-    return None
-
-
 class Init:
     """State the loop needs: the main child, how to forward, how to exit."""
 
-    def __init__(self, settings: Settings, child: int, failure: spawn.SpawnError | None) -> None:
+    def __init__(
+        self, settings: Settings, child: int, failure: spawn.SpawnError | None, tty: int | None = None
+    ) -> None:
         from pyinit.loop import Loop
         from pyinit.reaper import Reaper
 
@@ -59,20 +47,26 @@ class Init:
         self.status: int | None = None
         self.teardown: Teardown | None = None
         self.finished = False
+        self.terminal = terminal.Terminal(tty, child)
         self.reaper = Reaper()
         self.reaper.watch(child, self.on_child_exit)
+        if settings.warn_on_reap:
+            self.reaper.on_orphan = lambda pid, _: log.warning("reaped a zombie", pid=pid)
         self.loop = Loop(signals.catchable(), self.on_signal)
 
     # -- events -------------------------------------------------------------
     def on_signal(self, sig: int, code: int, sender: int) -> None:
         if sig == signals.SIGCHLD:
             self.reaper.reap()
+            self.terminal.child_changed()
             return
         if sender == os.getpid():
             log.debug("not forwarding a signal pyinit caused", signal=signals.name(sig))
             return
-        if sig in signals.JOB_CONTROL and sig != signals.SIGTSTP:
-            log.debug("ignored", signal=signals.name(sig))
+        if sig == signals.SIGCONT:
+            self.terminal.continued()
+        if sig in signals.JOB_CONTROL:
+            self.on_job_control(sig)
             return
         if self.status is not None:
             self.during_teardown(sig)
@@ -82,6 +76,21 @@ class Init:
             self.loop.call_later(self.settings.stop_delay, lambda: self.forward(sig))
         else:
             self.forward(sig)
+
+    def on_job_control(self, sig: int) -> None:
+        """TSTP/TTIN/TTOU sent to pyinit itself (a terminal sends them to its foreground
+        group, which is the child's, so these come from ``kill``)."""
+        if self.settings.job_control == "stop":
+            # dumb-init: forward (as SIGSTOP in session mode), then stop too so a
+            # shell above sees the job stopped. A namespace init cannot stop itself.
+            self.forward(sig)
+            if os.getpid() != 1:
+                os.kill(os.getpid(), signals.SIGSTOP)
+            return
+        if sig != signals.SIGTSTP:  # TTIN/TTOU only ever concern pyinit's own terminal use
+            log.debug("ignored", signal=signals.name(sig))
+            return
+        self.forward(sig)
 
     def forward(self, sig: int) -> None:
         target = signals.rewrite(sig, self.settings.rewrite)
@@ -139,13 +148,25 @@ class Init:
 
 def run(settings: Settings) -> int:
     become_reaper(settings)
+    if settings.isolation == spawn.SESSION:
+        terminal.detach()
+        tty = 0 if os.isatty(0) else None
+    else:
+        tty = terminal.foreground_fd()
     try:
-        child, failure = spawn.spawn(settings.command, settings.isolation, foreground_terminal())
+        child, failure = spawn.spawn(settings.command, settings.isolation, tty)
     except OSError as exc:
         sys.stderr.write(f"pyinit: cannot start {settings.command[0]}: {exc.strerror}\n")
         return 1
     if failure is not None:
-        sys.stderr.write(f"pyinit: {failure}\n")
+        from pyinit import personalities
+
+        persona = personalities.by_name(settings.personality)
+        failure = persona.exec_failure(settings.command[0], failure.errno, child)
+        sys.stderr.write(f"{failure}\n")
     else:
         log.info("spawned", pid=child, command=settings.command)
-    return Init(settings, child, failure).run()
+    init = Init(settings, child, failure, tty if settings.isolation == spawn.PGROUP else None)
+    code = init.run()
+    init.terminal.release()
+    return code
