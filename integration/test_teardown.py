@@ -21,6 +21,7 @@ SPAWNER = [sys.executable, str(HERE / "helpers" / "spawner.py")]
 # Bounds are generous: two shared cores, other suites running.
 SLACK = 3.0
 ON_TERM = ["--exit-on", "SIGTERM"]  # recorder: exit 0 on SIGTERM
+CLOCK = f"{sys.executable} -c 'import time; print(time.monotonic())'"  # in sh: when the main child ends
 
 
 def _received(out: Path) -> list[str]:
@@ -173,8 +174,7 @@ def test_subreaper_stops_its_subtree_and_only_that(tmp_path: Path, bystander: Pa
 
 @pytest.mark.parametrize("mode", ["pid1", "subreaper"])
 def test_two_hundred_background_processes_are_all_stopped(mode: str) -> None:
-    clock = f"{sys.executable} -c 'import time; print(time.monotonic())'"
-    script = f"for i in $(seq 200); do sleep 1000 & echo $!; done; {clock}"
+    script = f"for i in $(seq 200); do sleep 1000 & echo $!; done; {CLOCK}"
     result, elapsed = _run(mode, ["-v", "--grace", "20", "--", "sh", "-c", script + "; exit 6"])
     assert result.returncode == 6, result.stderr[-2000:]
     assert elapsed < 15
@@ -249,3 +249,15 @@ def test_pdeathsig_forwards_to_the_child_when_the_parent_dies(tmp_path: Path, na
         if init.is_running():
             os.kill(ns.init_pid, signal.SIGKILL)
     assert _received(out) == ["SIGTERM"]
+
+
+def test_processes_forked_during_the_teardown_are_stopped_too(tmp_path: Path) -> None:
+    """A process that starts another on SIGTERM, then exits: the re-scan must catch the newcomer."""
+    late = tmp_path / "late"
+    helper = f"{sys.executable} {HERE / 'helpers' / 'late.py'} {late}"
+    script = f"{helper} & while [ ! -e {late}.ready ]; do sleep 0.05; done; {CLOCK}"
+    result, _ = _run("subreaper", ["--grace", "20", "--", "sh", "-c", script])
+    assert result.returncode == 0, result.stderr
+    newcomer = int(late.read_text())
+    assert _gone(newcomer, ["sleep", "1000"])
+    assert "killing" not in result.stderr  # it went on the stop signal, within the grace

@@ -53,6 +53,16 @@ class Member:
             return False
         return True
 
+    def current_command(self) -> str:
+        """The command now: the one seen when opened may predate an exec."""
+        command = command_of(self.proc_pid)
+        try:
+            if fdinfo_pid(self.pidfd) == self.proc_pid:  # still alive, so that was its cmdline
+                return command
+        except OSError:
+            pass
+        return self.command
+
     def close(self) -> None:
         os.close(self.pidfd)
 

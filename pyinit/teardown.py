@@ -197,7 +197,7 @@ class Teardown:
                 log.warning(
                     "did not stop within the grace period; killing it",
                     pid=member.pid,
-                    command=member.command,
+                    command=member.current_command(),
                     signal=signals.name(self.stop_signal),
                     grace=self.grace,
                 )
