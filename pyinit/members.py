@@ -154,8 +154,8 @@ class Scope:
                 if exc.errno in (errno.EMFILE, errno.ENFILE):
                     self.full = True  # the rest waits for a later scan, when some have gone
                     break
-                if exc.errno == errno.ENOSYS:
-                    raise
+                if exc.errno in (errno.ENOSYS, errno.EPERM):
+                    raise  # no pidfds here at all (an old kernel, an old seccomp profile)
                 continue  # it exited meanwhile
             except (ValueError, IndexError):
                 continue  # a /proc file cut short as the process exits

@@ -87,7 +87,7 @@ class Teardown:
             if self.scope is None:
                 self.scope = Scope()
             count = self._sweep(self.stop_signal)
-        except OSError as exc:  # no pidfds (kernel < 5.3, a seccomp filter): exit as tini does
+        except OSError as exc:  # no pidfds (kernel < 5.3, an old seccomp profile): exit as tini does
             log.error("cannot stop the remaining processes", error=exc.strerror or repr(exc))
             self._finish()
             return
@@ -195,7 +195,7 @@ class Teardown:
         for member in members:
             if len(self.killed) < KILL_LOG_LIMIT:
                 log.warning(
-                    "did not stop within the grace period; killing it",
+                    "did not stop in time; killing it",
                     pid=member.pid,
                     command=member.current_command(),
                     signal=signals.name(self.stop_signal),
