@@ -37,7 +37,8 @@ def _outs(prefix: Path, count: int) -> list[Path]:
 
 
 def _run(mode: str, args: list[str], **kw: object) -> tuple[subprocess.CompletedProcess[str], float]:
-    """pyinit ARGS as PID 1 ("pid1"), PID 1 over the host's /proc ("hostproc"), or a subreaper.
+    """pyinit ARGS as PID 1 ("pid1"), PID 1 over the host's /proc ("hostproc"), or a subreaper
+    (outside any new namespace, or inside one over the host's /proc: "nested-subreaper").
 
     Returns the result and the time from the main child's exit (it prints its monotonic clock
     last) to pyinit's exit.
@@ -46,6 +47,8 @@ def _run(mode: str, args: list[str], **kw: object) -> tuple[subprocess.Completed
         "pid1": ["unshare", "-fp", "--mount-proc"],
         "hostproc": ["unshare", "-fp"],
         "subreaper": [],
+        # Not PID 1 (a shell is), in a namespace over the host's /proc: PIDs must be translated.
+        "nested-subreaper": ["unshare", "-fp", "sh", "-c", '"$@"; exit $?', "sh"],
     }[mode]
     result = subprocess.run(
         [*prefix, PYINIT, *args],
@@ -82,7 +85,7 @@ def _gone(host_pid: int, cmdline: list[str]) -> bool:
         return True
 
 
-@pytest.mark.parametrize("mode", ["pid1", "subreaper"])
+@pytest.mark.parametrize("mode", ["pid1", "subreaper", "nested-subreaper"])
 def test_processes_ignoring_term_are_killed_after_the_grace(mode: str, tmp_path: Path) -> None:
     prefix = tmp_path / "stubborn"
     grace = 2.0
@@ -101,7 +104,7 @@ def test_processes_ignoring_term_are_killed_after_the_grace(mode: str, tmp_path:
         assert all(_gone(_pid(out), [*RECORDER, str(out), "--ignore-term"]) for out in _outs(prefix, 3))
 
 
-@pytest.mark.parametrize("mode", ["pid1", "subreaper"])
+@pytest.mark.parametrize("mode", ["pid1", "subreaper", "nested-subreaper"])
 def test_processes_stopping_on_term_end_the_teardown_early(mode: str, tmp_path: Path) -> None:
     prefix = tmp_path / "polite"
     result, elapsed = _run(
