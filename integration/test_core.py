@@ -202,13 +202,14 @@ def test_forward_to_group_reaches_grandchildren(tmp_path: Path) -> None:
 
 def test_single_child_forwards_to_the_child_only(tmp_path: Path) -> None:
     out = tmp_path / "grandchild"
-    script = f"trap 'exit 5' USR1; {' '.join(RECORDER)} {out} & wait $!; wait $!"
+    script = f"trap 'exit 5' USR1; {' '.join(RECORDER)} {out} --exit-on SIGTERM & wait $!; wait $!"
     ns = Namespace(["-c", "--", "sh", "-c", script])
     try:
         wait_for(lambda: out.exists() and out.read_text().startswith("ready"))
         ns.kill(signal.SIGUSR1)
         assert ns.wait() == 5
-        assert _received(out) == []  # the grandchild was not signalled
+        # The grandchild was not sent SIGUSR1; only, once the child had exited, the teardown's SIGTERM.
+        assert _received(out) == ["SIGTERM"]
     finally:
         ns.close()
 

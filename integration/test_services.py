@@ -439,13 +439,14 @@ ready = {{command = ["true"]}}
 
 
 def test_second_stop_request_skips_the_grace(tmp_path: Path, namespace: type[Namespace]) -> None:
-    toml = """
+    trapped = tmp_path / "trapped"
+    toml = f"""
 [services.stubborn]
-command = ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]
+command = ["sh", "-c", "trap '' TERM; touch {trapped}; while :; do sleep 0.1; done"]
 stop_grace = "60s"
 """
     ns, _ = start(tmp_path, namespace, toml)
-    wait_for(lambda: len(ns.members()) >= 1)
+    wait_for(trapped.exists)  # TERM is ignored from here on
     ns.kill(signal.SIGTERM)
     time.sleep(0.3)
     ns.kill(signal.SIGINT)

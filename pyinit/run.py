@@ -1,5 +1,6 @@
 """The init itself, as a story: become a reaper, spawn the child, then wait,
-forward and reap until the child is gone, and leave nothing behind."""
+forward and reap until the child is gone; stop what it left behind
+(:mod:`pyinit.teardown`), and exit with the child's status."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import sys
 
 from pyinit import log, signals, spawn, terminal
 from pyinit.settings import Settings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyinit.teardown import Teardown
 
 
 def become_reaper(settings: Settings) -> None:
@@ -40,6 +45,8 @@ class Init:
         self.child = child
         self.failure = failure
         self.status: int | None = None
+        self.teardown: Teardown | None = None
+        self.finished = False
         self.terminal = terminal.Terminal(tty, child)
         self.reaper = Reaper()
         self.reaper.watch(child, self.on_child_exit)
@@ -61,7 +68,14 @@ class Init:
         if sig in signals.JOB_CONTROL:
             self.on_job_control(sig)
             return
-        self.forward(sig)
+        if self.status is not None:
+            self.during_teardown(sig)
+        elif sig in signals.STOP_REQUESTS and self.settings.stop_delay > 0:
+            # Let a load balancer notice and drain before the child starts stopping.
+            log.info("stop request; forwarding it after the stop delay", signal=signals.name(sig))
+            self.loop.call_later(self.settings.stop_delay, lambda: self.forward(sig))
+        else:
+            self.forward(sig)
 
     def on_job_control(self, sig: int) -> None:
         """TSTP/TTIN/TTOU sent to pyinit itself (a terminal sends them to its foreground
@@ -90,12 +104,29 @@ class Init:
             return
         log.info("forwarded", signal=signals.name(target), to=whom)
 
+    def during_teardown(self, sig: int) -> None:
+        """The main child is gone: a stop request now means "do not wait any longer"."""
+        if sig in signals.STOP_REQUESTS and self.teardown is not None:
+            self.teardown.hurry()
+        else:
+            log.debug("dropped: the child has exited", signal=signals.name(sig))
+
     def on_child_exit(self, pid: int, status: int) -> None:
         from pyinit.reaper import describe
 
         self.status = status
         log.info("child exited", pid=pid, **describe(status))
-        self.loop.stop()
+        if self.settings.grace <= 0:
+            self.finished = True  # as tini: the kernel kills the rest of a namespace with us
+            return
+        from pyinit.teardown import Teardown
+
+        self.teardown = Teardown(self.loop, self.reaper, self.settings.stop_signal, self.settings.grace, self.on_done)
+        # Started from the loop, not from inside the reaper that called us.
+        self.loop.call_later(0, self.teardown.start)
+
+    def on_done(self) -> None:
+        self.finished = True
 
     # -- the story ------------------------------------------------------------
     def exit_code(self) -> int:
@@ -109,7 +140,7 @@ class Init:
 
     def run(self) -> int:
         self.reaper.reap()  # the child may already be gone
-        while self.status is None:
+        while not self.finished:
             self.loop.run_once()
         self.reaper.reap()  # what is already dead goes with us
         return self.exit_code()

@@ -27,19 +27,10 @@ if TYPE_CHECKING:
     from pyinit.loop import Timer
     from pyinit.readiness import Probe
     from pyinit.settings import Settings
+    from pyinit.teardown import Teardown
 
 ACTIVE = frozenset({"starting", "ready", "stopping"})
 FINAL = frozenset({"exited", "failed", "stopped"})
-
-
-def _teardown_class() -> Any:
-    """The namespace teardown module when it exists, else the stand-in with its interface."""
-    import importlib
-
-    try:
-        return importlib.import_module("pyinit.teardown").Teardown
-    except (ImportError, AttributeError):
-        return importlib.import_module("pyinit.teardown_standin").Teardown
 
 
 def describe_status(status: int) -> str:
@@ -105,6 +96,7 @@ class Supervisor:
         self.loop = Loop(signals.catchable(), self.on_signal)
         self.stopping = False
         self.tearing_down = False
+        self.teardown: Teardown | None = None  # the rest of the namespace, once the services are down
         self.done = False
         self.exit_status = 0
         self.rundir: str | None = None
@@ -375,7 +367,9 @@ class Supervisor:
         self.continue_shutdown()
 
     def hurry(self, sig: int) -> None:
-        """A second stop request (Ctrl-C twice): no more grace for the services."""
+        """A second stop request (Ctrl-C twice): no more grace for the services, nor for the rest."""
+        if self.teardown is not None:
+            self.teardown.hurry()
         running = [s for s in self.services.values() if s.pid is not None]
         if running:
             log.warning("stop requested again; killing the services now", signal=signals.name(sig))
@@ -392,10 +386,11 @@ class Supervisor:
                 self.stop(service)
         if not running and not self.tearing_down:
             self.tearing_down = True
-            teardown = _teardown_class()(
-                self.loop, self.reaper, self.settings.stop_signal, self.settings.grace, self.finish
-            )
-            teardown.start()
+            from pyinit.teardown import Teardown
+
+            settings = self.settings
+            self.teardown = Teardown(self.loop, self.reaper, settings.stop_signal, settings.grace, self.finish)
+            self.teardown.start()
 
     def finish(self) -> None:
         self.done = True
