@@ -203,10 +203,6 @@ def test_stop_delivers_sigterm_to_the_app(rt: Runtime, out: Path) -> None:
     assert exit_code(rt, name) == 0  # the app's own exit, passed on by pyinit
 
 
-TEARDOWN_MISSING = "graceful teardown (TERM to the rest, SIGKILL after --grace) is not on main yet"
-
-
-@pytest.mark.xfail(strict=False, reason=TEARDOWN_MISSING)
 def test_stop_with_term_ignoring_children_ends_within_pyinit_grace(rt: Runtime, out: Path) -> None:
     """The runtime's stop -> TERM to the app, which exits 42 and leaves two children that
     shrug off SIGTERM; pyinit TERMs them, waits --grace, SIGKILLs them, and exits 42
