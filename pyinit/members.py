@@ -70,12 +70,13 @@ class Member:
 class Stat:
     """The fields of ``/proc/PID/stat`` a scan needs."""
 
-    __slots__ = ("flags", "start", "state")
+    __slots__ = ("flags", "ppid", "start", "state")
 
     def __init__(self, text: str) -> None:
         # The command in parentheses may itself hold spaces and parentheses.
         fields = text[text.rindex(")") + 2 :].split()
         self.state = fields[0]
+        self.ppid = int(fields[1])
         self.flags = int(fields[6])
         self.start = int(fields[19])
 
@@ -83,6 +84,23 @@ class Stat:
 def read_stat(proc_pid: int) -> Stat:
     with open(f"/proc/{proc_pid}/stat") as f:
         return Stat(f.read())
+
+
+def descendants(root: int) -> list[int]:
+    """Every descendant of ``root``, from the parent links in /proc (what psutil does, slower)."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                children.setdefault(read_stat(int(name)).ppid, []).append(int(name))
+            except (OSError, ValueError, IndexError):
+                continue  # gone meanwhile
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
 
 
 def nspids(proc_pid: int | str) -> list[int]:
@@ -134,8 +152,10 @@ class Scope:
         """PIDs as /proc names them; a superset, each checked by :meth:`open`."""
         if self.whole_namespace:
             return (int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) != self.proc_self)
-        import psutil  # type: ignore[import-untyped]
-
+        try:
+            import psutil  # type: ignore[import-untyped]
+        except ImportError:  # the single-file form of pyinit carries no compiled psutil
+            return descendants(self.proc_self)
         try:
             return [p.pid for p in psutil.Process(self.proc_self).children(recursive=True)]
         except psutil.Error:

@@ -27,6 +27,7 @@ def test_stat_survives_parentheses_and_spaces_in_the_command() -> None:
     fields = " ".join(str(n) for n in range(4, 60))  # field N holds N
     stat = members.Stat(f"42 (evil) (name) T {fields}")
     assert stat.state == "T"
+    assert stat.ppid == 4
     assert stat.flags == 9
     assert stat.start == 22
 
@@ -41,6 +42,15 @@ def test_a_subreaper_scope_holds_its_descendants_only(sleeper: subprocess.Popen[
     finally:
         for member in found:
             member.close()
+
+
+def test_descendants_from_proc_match_psutil(sleeper: subprocess.Popen[bytes]) -> None:
+    """The fallback for the single-file form, which carries no psutil."""
+    import psutil
+
+    expected = {p.pid for p in psutil.Process().children(recursive=True)}
+    assert sleeper.pid in expected
+    assert set(members.descendants(os.getpid())) == expected
 
 
 def test_known_members_are_not_opened_twice(sleeper: subprocess.Popen[bytes]) -> None:
