@@ -37,7 +37,7 @@ SOCK=$RUN/docker.sock
 DOCKER=/usr/bin/docker               # Debian's client; /usr/local/bin/docker wants buildx
 PODMAN=/usr/bin/podman
 BASE_IMAGE=localhost/pyinit-base:bookworm
-INIT_PATH=$RUN/init/pyinit-init      # dockerd --init-path and podman init_path
+INIT_PATH=$RUN/init/docker-init      # dockerd --init-path and podman init_path
 PODMAN_DIR=$CACHE/podman
 ENV_FILE=$RUN/env.sh
 
