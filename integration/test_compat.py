@@ -238,3 +238,27 @@ def test_tini_warns_on_reaping_with_w(tmp_path: Path) -> None:
     assert quiet.returncode == loud.returncode == 0
     assert "reaped a zombie" not in quiet.stderr
     assert "reaped a zombie" in loud.stderr
+
+
+def _ignore_hup_block_usr1() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+
+
+@pytest.mark.parametrize(("how", "inherited"), [("tini", True), ("pyinit", False)])
+def test_tini_child_keeps_the_signals_it_was_started_with(how: str, inherited: bool, tmp_path: Path) -> None:
+    """tini gives its child the mask and ignored signals tini was started with
+    (nohup's SIGHUP, say); pyinit's own mode starts the child clean."""
+    prefix = invoke(how, tmp_path)
+    result = subprocess.run(
+        [*prefix, "--", "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=_ignore_hup_block_usr1,
+    )
+    fields = dict(line.split(":") for line in result.stdout.splitlines())
+    ignored, blocked = int(fields["SigIgn"], 16), int(fields["SigBlk"], 16)
+    assert bool(ignored & 1 << (signal.SIGHUP - 1)) == inherited
+    assert bool(blocked & 1 << (signal.SIGUSR1 - 1)) == inherited
+    assert not ignored & 1 << (signal.SIGPIPE - 1)  # Python's own, never passed on

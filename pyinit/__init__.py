@@ -9,6 +9,7 @@ from Python. Once blocked, signals queue and are collected through a signalfd.
 
 import _signal
 
-_signal.pthread_sigmask(_signal.SIG_BLOCK, _signal.valid_signals())
+# The mask pyinit was started with: tini's children get it back (see spawn.py).
+ORIGINAL_MASK = _signal.pthread_sigmask(_signal.SIG_BLOCK, _signal.valid_signals())
 
 __version__ = "0.1.0"

@@ -152,6 +152,7 @@ class Tini(Personality):
 
     def defaults(self, settings: Settings) -> None:
         settings.single_child = True
+        settings.child_signals = spawn.INHERIT
 
     def environment(self, settings: Settings, env: Mapping[str, str]) -> None:
         # tini tests for presence, not value: TINI_SUBREAPER= (empty) counts.

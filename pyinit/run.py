@@ -154,7 +154,7 @@ def run(settings: Settings) -> int:
     else:
         tty = terminal.foreground_fd()
     try:
-        child, failure = spawn.spawn(settings.command, settings.isolation, tty)
+        child, failure = spawn.spawn(settings.command, settings.isolation, tty, child_signals=settings.child_signals)
     except OSError as exc:
         sys.stderr.write(f"pyinit: cannot start {settings.command[0]}: {exc.strerror}\n")
         return 1

@@ -16,6 +16,7 @@ class Settings:
     job_control: str
     # children
     isolation: str
+    child_signals: str
     # exit
     expect_exit: frozenset[int]
     # reaping
@@ -43,6 +44,9 @@ class Settings:
         # (native and tini), or "stop" the group and pyinit itself (dumb-init).
         self.job_control = "forward"
         self.isolation = spawn.PGROUP
+        # The child's signals: spawn.RESET (all default, none blocked) or
+        # spawn.INHERIT (the ignored ones and the mask pyinit was started with, as tini).
+        self.child_signals = spawn.RESET
         self.expect_exit = frozenset()
         self.subreaper = False
         self.pdeathsig = 0

@@ -30,6 +30,13 @@ if TYPE_CHECKING:
 PGROUP = "pgroup"  # a new process group (tini, pyinit): signals reach the group
 SESSION = "session"  # a new session taking the controlling terminal (dumb-init)
 
+# What the child's signals start as.
+RESET = "reset"  # every one at its default, none blocked (pyinit)
+INHERIT = "inherit"  # as pyinit found them: ignored ones stay ignored, the mask comes back (tini)
+
+SIGPIPE = 13
+SIGXFSZ = 25
+
 TIOCSCTTY = 0x540E
 
 
@@ -60,6 +67,7 @@ def spawn(
     cwd: str | None = None,
     credentials: Credentials | None = None,
     fds: Mapping[int, int] | None = None,
+    child_signals: str = RESET,
 ) -> tuple[int, SpawnError | None]:
     """Fork and exec ``argv``; return ``(pid, error)``.
 
@@ -74,12 +82,13 @@ def spawn(
     ``credentials`` (uid, gid, supplementary groups) are taken in the child
     before exec; ``fds`` maps a descriptor number in the child to one of
     ours that it becomes (a service's output pipe, its readiness pipe).
+    ``child_signals`` is RESET or INHERIT.
     """
     report_r, report_w = os.pipe()  # close-on-exec: EOF on a successful exec
     pid = os.fork()
     if pid == 0:
         os.close(report_r)
-        _become(argv, isolation, terminal_fd, env, cwd, report_w, credentials, fds)
+        _become(argv, isolation, terminal_fd, env, cwd, report_w, credentials, fds, child_signals)
     os.close(report_w)
     if isolation == PGROUP:
         try:  # both sides set it, so neither races the other
@@ -106,6 +115,7 @@ def _become(
     report_w: int,
     credentials: Credentials | None = None,
     fds: Mapping[int, int] | None = None,
+    child_signals: str = RESET,
 ) -> None:
     """In the forked child: isolate, restore signals, exec. Never returns."""
     code = 126
@@ -139,7 +149,10 @@ def _become(
         if cwd is not None:
             os.chdir(cwd)
         linux.reset_signal_dispositions()
-        _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
+        if child_signals == INHERIT:
+            _inherit_signals()
+        else:
+            _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
         try:
             if env is None:
                 os.execvp(argv[0], list(argv))
@@ -152,6 +165,22 @@ def _become(
     except BaseException:
         pass
     os._exit(code)
+
+
+def _inherit_signals() -> None:
+    """Give back what pyinit was started with, as tini does: a parent that ignored
+    SIGHUP (nohup) or blocked a signal meant the program to run that way.
+
+    Python's table still says which signals were ignored at start, except that
+    Python itself ignores SIGPIPE and SIGXFSZ (so those cannot be told apart and
+    stay at the default).
+    """
+    import pyinit
+
+    for sig in _signal.valid_signals():
+        if sig not in (SIGPIPE, SIGXFSZ) and _signal.getsignal(sig) == _signal.SIG_IGN:
+            _signal.signal(sig, _signal.SIG_IGN)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, pyinit.ORIGINAL_MASK)
 
 
 def _move_fds(fds: Mapping[int, int], report_w: int) -> int:
