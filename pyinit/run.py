@@ -166,6 +166,8 @@ def run(settings: Settings) -> int:
         sys.stderr.write(f"{failure}\n")
     else:
         log.info("spawned", pid=child, command=settings.command)
+    if settings.release_cwd:
+        os.chdir("/")
     init = Init(settings, child, failure, tty if settings.isolation == spawn.PGROUP else None)
     code = init.run()
     init.terminal.release()
