@@ -264,15 +264,13 @@ def test_tini_child_keeps_the_signals_it_was_started_with(how: str, inherited: b
     assert not ignored & 1 << (signal.SIGPIPE - 1)  # Python's own, never passed on
 
 
-@pytest.mark.parametrize(("how", "released"), [("dumb-init", True), ("tini", False), ("pyinit", False)])
-def test_dumb_init_holds_no_working_directory(how: str, released: bool, tmp_path: Path) -> None:
-    """dumb-init moves itself to / once the child runs (a volume it started in can be
-    unmounted); the child still starts where it was asked to."""
-    prefix = invoke(how, tmp_path)
+def test_pyinit_holds_no_working_directory(mode: tuple[str, list[str]], tmp_path: Path) -> None:
+    """As dumb-init, pyinit moves to / once the child runs (a volume it was started in
+    can be unmounted); the child still starts where it was asked to. dumb-init's own
+    test resolves the symlink, so this holds in every mode."""
+    _, prefix = mode
     script = "readlink /proc/$PPID/cwd; readlink /proc/$$/cwd"
     result = subprocess.run(
         [*prefix, "--", "sh", "-c", script], capture_output=True, text=True, timeout=30, cwd=tmp_path
     )
-    own, childs = result.stdout.split()
-    assert childs == str(tmp_path)
-    assert own == ("/" if released else str(tmp_path))
+    assert result.stdout.split() == ["/", str(tmp_path)]

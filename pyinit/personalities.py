@@ -272,7 +272,6 @@ class DumbInit(Personality):
     def finish(self, settings: Settings) -> None:
         # Both job-control answers stop pyinit itself, as dumb-init does (see run.py).
         settings.job_control = "stop"
-        settings.release_cwd = True
         if settings.single_child:
             return
         settings.isolation = spawn.SESSION

@@ -166,8 +166,8 @@ def run(settings: Settings) -> int:
         sys.stderr.write(f"{failure}\n")
     else:
         log.info("spawned", pid=child, command=settings.command)
-    if settings.release_cwd:
-        os.chdir("/")
+    # As dumb-init: once the child runs, pyinit holds no directory (nor its mount) busy.
+    os.chdir("/")
     init = Init(settings, child, failure, tty if settings.isolation == spawn.PGROUP else None)
     code = init.run()
     init.terminal.release()

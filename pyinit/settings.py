@@ -17,7 +17,6 @@ class Settings:
     # children
     isolation: str
     child_signals: str
-    release_cwd: bool
     # exit
     expect_exit: frozenset[int]
     # reaping
@@ -48,9 +47,6 @@ class Settings:
         # The child's signals: spawn.RESET (all default, none blocked) or
         # spawn.INHERIT (the ignored ones and the mask pyinit was started with, as tini).
         self.child_signals = spawn.RESET
-        # Move pyinit itself to / once the child runs (dumb-init), so that it
-        # holds no directory, and no mount, busy.
-        self.release_cwd = False
         self.expect_exit = frozenset()
         self.subreaper = False
         self.pdeathsig = 0
