@@ -214,7 +214,8 @@ def _dumb_verbose(s: Settings, _: str) -> None:
 
 
 def _dumb_version(_: Settings, __: str) -> None:
-    raise EarlyExit(f"dumb-init v{DUMB_INIT_VERSION} (pyinit {__version__})", to_stderr=True)
+    # Exactly dumb-init's line, which scripts parse; --help names pyinit.
+    raise EarlyExit(f"dumb-init v{DUMB_INIT_VERSION}", to_stderr=True)
 
 
 def _dumb_list(_: Settings, __: str) -> None:
@@ -283,12 +284,13 @@ class DumbInit(Personality):
     def usage_failure(self, program: str, error: UsageError) -> tuple[str, int]:
         if error.kind == "option":
             return f"{program}: {error.getopt}\n", 1
+        # dumb-init's own wording, line for line.
         if error.kind == "command":
-            return f"Usage: {program} [option] program [args]\nTry '{program} --help' for more information.\n", 1
+            return f"Usage: {program} [option] program [args]\nTry {program} --help for full usage.\n", 1
         if error.kind == "value" and error.option in ("-r", "--rewrite"):
             return (
-                f"Usage: -r takes SIG:SIG, each signal a number from 1 to {DUMB_INIT_MAXSIG} or a name"
-                f" (0 as the second drops the first); got {error.value!r}.\n"
+                f"Usage: -r option takes <signum>:<signum>, where <signum> is between 1 and {DUMB_INIT_MAXSIG}.\n"
+                "This option can be specified multiple times.\n"
                 "Use --help for full usage.\n"
             ), 1
         return f"[dumb-init] {error}\n", 1
