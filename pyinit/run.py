@@ -51,7 +51,8 @@ class Init:
         self.reaper = Reaper()
         self.reaper.watch(child, self.on_child_exit)
         if settings.warn_on_reap:
-            self.reaper.on_orphan = lambda pid, _: log.warning("reaped a zombie", pid=pid)
+            # tini's -w sentence, which is what people grep for; the pid is a field too.
+            self.reaper.on_orphan = lambda pid, _: log.warning(f"Reaped zombie process with pid={pid}", pid=pid)
         self.loop = Loop(signals.catchable(), self.on_signal)
 
     # -- events -------------------------------------------------------------
