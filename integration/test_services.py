@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -452,3 +453,31 @@ stop_grace = "60s"
     time.sleep(0.3)
     ns.kill(signal.SIGINT)
     assert ns.wait(30) == 0  # well before the 60 s grace
+
+
+def test_wrapped_service_is_stopped_when_its_whole_group_is(tmp_path: Path, namespace: type[Namespace]) -> None:
+    """`sh -c` (a Procfile entry) dies of the stop signal at once while its program is still
+    shutting down: a restart, or the stop of what it depends on, must wait for the program."""
+    events = tmp_path / "events"
+
+    def wrapped(name: str) -> str:  # "; true": no shell may exec the program in its place
+        return json.dumps(["sh", "-c", shlex.join([*SERVICE, name, str(events), "--stop-takes", "0.5"]) + "; true"])
+
+    toml = f"""
+[services.db]
+command = {wrapped("db")}
+
+[services.web]
+command = {wrapped("web")}
+depends_on = ["db"]
+"""
+    ns, sock = start(tmp_path, namespace, toml)
+    wait_for(lambda: "ready web" in lines(events))
+    assert ctl(sock, "restart", "web").returncode == 0
+    wait_for(lambda: lines(events).count("ready web") == 2)
+    log = lines(events)
+    assert log.index("stopped web") < [i for i, line in enumerate(log) if line.startswith("start web")][1]
+    ns.kill(signal.SIGTERM)
+    assert ns.wait(30) == 0
+    log = lines(events)
+    assert log[-4:] == ["signal web SIGTERM", "stopped web", "signal db SIGTERM", "stopped db"]
