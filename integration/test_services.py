@@ -481,3 +481,25 @@ depends_on = ["db"]
     assert ns.wait(30) == 0
     log = lines(events)
     assert log[-4:] == ["signal web SIGTERM", "stopped web", "signal db SIGTERM", "stopped db"]
+
+
+def test_service_user_gets_its_home_and_name(tmp_path: Path) -> None:
+    """As su-exec, gosu and systemd do: a program run as another user must not look for its
+    files in root's home (unreadable to it); `env` still wins."""
+    conf = tmp_path / "s.toml"
+    conf.write_text(
+        """[services.who]
+command = ["sh", "-c", "echo $HOME $USER $LOGNAME"]
+user = "nobody"
+restart = "no"
+
+[services.mine]
+command = ["sh", "-c", "sleep 0.2; echo $HOME $USER"]
+user = "nobody"
+env = {HOME = "/tmp"}
+restart = "no"
+"""
+    )
+    result = run_ns(["--control-socket", str(tmp_path / "s"), "--config", str(conf)])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["/nonexistent nobody nobody", "/tmp nobody"]

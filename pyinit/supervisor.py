@@ -203,7 +203,7 @@ class Supervisor:
                 for fd in (1, 2):
                     outputs.append(Prefixer(self.loop, self.prefixes[service.name], fd))
                     fds.update(outputs[-1].child_fds())
-            env = {**os.environ, **spec.env, **extra_env}
+            env = {**os.environ, **spec.user_env, **spec.env, **extra_env}
             credentials = None if spec.uid is None and spec.gid is None else (spec.uid, spec.gid, spec.groups)
             pid, failure = spawn.spawn(spec.command, spawn.PGROUP, None, env, spec.cwd, credentials, fds)
         except OSError as exc:
