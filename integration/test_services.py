@@ -503,3 +503,22 @@ restart = "no"
     result = run_ns(["--control-socket", str(tmp_path / "s"), "--config", str(conf)])
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["/nonexistent nobody nobody", "/tmp nobody"]
+
+
+def test_prefixed_output_can_be_opened_by_path_as_the_service_user(tmp_path: Path) -> None:
+    """Programs write logs to /dev/stdout by name (nginx images, `ln -s /dev/stdout app.log`):
+    the pipe behind it must belong to the service's user, not to root with mode 0600."""
+    conf = tmp_path / "s.toml"
+    conf.write_text(
+        """[services.n]
+command = ["sh", "-c", "echo out > /dev/stdout && echo err > /dev/stderr"]
+user = 65534
+group = 65534
+output = "prefix"
+restart = "no"
+critical = true
+"""
+    )
+    result = run_ns(["--control-socket", str(tmp_path / "s"), "--config", str(conf)])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "n | out\n" and "n | err\n" in result.stderr

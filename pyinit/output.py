@@ -26,11 +26,15 @@ def write_all(fd: int, data: bytes) -> None:
 class Prefixer:
     """One pipe: the child's end goes to ``target`` in the child; we copy lines to our ``target``."""
 
-    def __init__(self, loop: Loop, prefix: bytes, target: int) -> None:
+    def __init__(self, loop: Loop, prefix: bytes, target: int, owner: tuple[int, int] | None = None) -> None:
         self.loop, self.prefix, self.target = loop, prefix, target
         self.buffer = b""
         self.read_end, self.write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         os.set_blocking(self.write_end, True)
+        if owner is not None:
+            # A pipe is its creator's, mode 0600: a service running as another user could
+            # not open /dev/stdout (/proc/self/fd/1) by name, as log settings often do.
+            os.fchown(self.write_end, *owner)
 
     def child_fds(self) -> dict[int, int]:
         return {self.target: self.write_end}

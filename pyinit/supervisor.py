@@ -33,6 +33,10 @@ ACTIVE = frozenset({"starting", "ready", "stopping"})
 FINAL = frozenset({"exited", "failed", "stopped"})
 
 
+def _id(value: int | None) -> int:
+    return -1 if value is None else value  # -1: unchanged, for chown
+
+
 def describe_status(status: int) -> str:
     fields = describe(status)
     if "signal" in fields:
@@ -200,8 +204,9 @@ class Supervisor:
             if spec.output == "prefix":
                 from pyinit.output import Prefixer
 
+                owner = None if spec.uid is None and spec.gid is None else (_id(spec.uid), _id(spec.gid))
                 for fd in (1, 2):
-                    outputs.append(Prefixer(self.loop, self.prefixes[service.name], fd))
+                    outputs.append(Prefixer(self.loop, self.prefixes[service.name], fd, owner))
                     fds.update(outputs[-1].child_fds())
             env = {**os.environ, **spec.user_env, **spec.env, **extra_env}
             credentials = None if spec.uid is None and spec.gid is None else (spec.uid, spec.gid, spec.groups)
