@@ -522,3 +522,55 @@ critical = true
     result = run_ns(["--control-socket", str(tmp_path / "s"), "--config", str(conf)])
     assert result.returncode == 0, result.stderr
     assert result.stdout == "n | out\n" and "n | err\n" in result.stderr
+
+
+def test_last_words_of_a_prefixed_service_are_not_lost(tmp_path: Path) -> None:
+    """A service's output and its exit can reach pyinit in one wake-up that ends the run: what
+    is still in the pipe must be copied before pyinit exits. Made certain by holding pyinit
+    in a log write (stderr a full pipe) while the service writes its last words and exits."""
+    script = (
+        "import os, signal, time\n"
+        "def bye(*_):\n"
+        "    os.write(1, b''.join(b'bye %d\\n' % i for i in range(300)))\n"
+        "    os._exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\n"
+        "os.write(1, b'up\\n')\n"
+        "time.sleep(60)\n"
+    )
+    conf = tmp_path / "s.toml"
+    conf.write_text(f'[services.s]\ncommand = {json.dumps([sys.executable, "-c", script])}\noutput = "prefix"\n')
+    out = tmp_path / "out"
+    log_r, log_w = os.pipe()
+    with out.open("w") as f:
+        ns = Namespace(["-v", "--control-socket", str(tmp_path / "c"), "--config", str(conf)], stdout=f, stderr=log_w)
+    try:
+        wait_for(lambda: "s | up" in out.read_text())
+        (service,) = ns.members()
+        # Through a description of our own: pyinit's must stay blocking.
+        filler = os.open(f"/proc/self/fd/{log_w}", os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            while True:
+                os.write(filler, b"#" * 4096)
+        except BlockingIOError:
+            pass  # full: pyinit's next log line blocks
+        finally:
+            os.close(filler)
+        ns.kill(signal.SIGTERM)  # "stopping all services" ...
+        wait_for(lambda: "pipe_write" in Path(f"/proc/{ns.init_pid}/wchan").read_text())  # anon_pipe_write on 6.x
+        os.kill(service, signal.SIGTERM)  # ... and meanwhile the service says bye and exits
+        wait_for(lambda: proc_status(service)["State"].startswith("Z"))
+        os.close(log_w)
+        log_w = -1
+        os.set_blocking(log_r, False)
+        while ns.proc.poll() is None:  # let pyinit log on
+            try:
+                os.read(log_r, 65536)
+            except BlockingIOError:
+                time.sleep(0.01)
+        assert ns.wait(30) == 0
+    finally:
+        ns.close()
+        os.close(log_r)
+        if log_w >= 0:
+            os.close(log_w)
+    assert out.read_text().count("s | bye") == 300

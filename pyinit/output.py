@@ -52,6 +52,9 @@ class Prefixer:
         if not data:  # every writer, grandchildren included, has closed it
             self.close()
             return
+        self.take(data)
+
+    def take(self, data: bytes) -> None:
         self.buffer += data
         *lines, self.buffer = self.buffer.split(b"\n")
         if len(self.buffer) > MAX_LINE:
@@ -66,6 +69,17 @@ class Prefixer:
             self.write_end = -1
         if self.read_end < 0:
             return
+        # What is still in the pipe: a service's last words (its shutdown messages) arrive
+        # together with its exit, and pyinit may be done before the loop reads them.
+        # Bounded: a writer that never stops must not keep pyinit from exiting.
+        for _ in range(64):
+            try:
+                data = os.read(self.read_end, 65536)
+            except OSError:  # BlockingIOError: nothing more for now
+                break
+            if not data:
+                break
+            self.take(data)
         if self.buffer:
             write_all(self.target, self.prefix + self.buffer + b"\n")
             self.buffer = b""
