@@ -62,18 +62,23 @@ def log(message: str) -> None:
 
 
 def install() -> None:
-    """The reference inits from Debian, supervisord into this venv; idempotent."""
+    """The reference inits from Debian, supervisord into the project's venv; idempotent.
+
+    Failures are reported, not fatal: what is still missing is skipped, with the reason."""
     missing = [pkg for pkg in ("tini", "dumb-init", "catatonit") if shutil.which(pkg) is None]
-    if missing:
+    if missing and shutil.which("apt-get") is None:
+        log(f"no apt-get: cannot install {' '.join(missing)}")
+    elif missing:
         log(f"apt-get install {' '.join(missing)}")
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        ok = subprocess.run(["apt-get", "install", "-y", "-qq", *missing], env=env).returncode == 0
-        if not ok:
+        command = ["apt-get", "install", "-y", "-qq", *missing]
+        if subprocess.run(command, env=env).returncode != 0:
             subprocess.run(["apt-get", "update", "-qq"], env=env)
-            subprocess.run(["apt-get", "install", "-y", "-qq", *missing], env=env)
+            subprocess.run(command, env=env)
     if find_supervisord() is None:
         log("pip install supervisor")
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "supervisor"])
+        if subprocess.run([sys.executable, "-m", "pip", "install", "-q", "supervisor"]).returncode != 0:
+            log("could not install supervisor")
 
 
 def find_supervisord() -> str | None:
@@ -122,6 +127,8 @@ def bench_venv() -> None:
 def compile_c() -> dict[str, str]:
     """cinit and the helper, built with gcc into the cache when their source changes."""
     CACHE.mkdir(parents=True, exist_ok=True)
+    if shutil.which("gcc") is None:
+        raise SystemExit("bench: needs gcc, for the C floor and the workload helper (apt-get install gcc)")
     built = {}
     for name in ("cinit", "helper"):
         source = HERE / f"{name}.c"
@@ -450,6 +457,7 @@ class Bench:
         wall: dict[tuple[str, str], list[float]] = {}
         start: dict[tuple[str, str], list[float]] = {}
         null = os.open(os.devnull, os.O_WRONLY)
+        quiet = [(os.POSIX_SPAWN_DUP2, null, 1), (os.POSIX_SPAWN_DUP2, null, 2)]
         for _ in range(rounds):
             self.rng.shuffle(runs)
             for s, mode in runs:
@@ -462,7 +470,7 @@ class Bench:
                     argv = argv_for(s, child, mode, self.tmp)
                 exe = shutil.which(argv[0]) or argv[0]
                 t0 = time.monotonic_ns()
-                pid = os.posix_spawn(exe, argv, os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, null, 1)])
+                pid = os.posix_spawn(exe, argv, os.environ, file_actions=quiet)
                 stamp = None
                 if s.kind == "supervisord":  # it never exits by itself: stop it once the child ran
                     stamp = fifo.line(20)
@@ -754,6 +762,22 @@ def targets(bench: Bench) -> list[str]:
     return out
 
 
+def problems(bench: Bench) -> list[str]:
+    """What makes a smoke run fail: pyinit measured nowhere, or leaving zombies."""
+    found = []
+    for metric, by_mode in bench.results.items():
+        for mode, row in by_mode.items():
+            if "pyinit" not in row:
+                continue
+            value = row["pyinit"]
+            if value is None and not metric.endswith("all gone, ms"):
+                found.append(f"pyinit: no figure for {metric} ({mode})")
+            if metric.endswith("zombies left") and value:
+                found.append(f"pyinit: {value} zombies left ({metric}, {mode})")
+    found += [note for note in bench.notes if note.startswith("pyinit")]
+    return found
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -827,6 +851,9 @@ def main() -> int:
         print(line)
     for note in bench.notes:
         print(f"- note: {note}")
+    trouble = problems(bench)
+    for line in trouble:
+        print(f"- PROBLEM: {line}")
     if args.json:
         Path(args.json).write_text(
             json.dumps(
@@ -842,7 +869,7 @@ def main() -> int:
                 indent=2,
             )
         )
-    return 0
+    return 1 if trouble and smoke else 0
 
 
 if __name__ == "__main__":
