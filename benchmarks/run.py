@@ -597,7 +597,8 @@ class Bench:
                     t1, c1 = time.monotonic(), cpu_ns(init)
                     left[key] = max(left.get(key, 0), now - target)
                     if now > target:
-                        self.notes.append(f"{s.name} ({mode}) {kind}: {now - target} of {count} zombies left after {cap:g}s")
+                        what = f"{now - target} of {count} zombies left after {cap:g}s"
+                        self.notes.append(f"{s.name} ({mode}) {kind}: {what}")
                     else:
                         cpu.setdefault(key, []).append((c1 - c0) / 1e6)
                         wall.setdefault(key, []).append((t1 - t0) * 1e3)
