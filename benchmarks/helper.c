@@ -6,6 +6,7 @@
  *   stamp REPORT             write the time this process started, exit 0
  *   sigrecv REPORT           "ready", then the time each SIGUSR1 reaches the handler
  *   pause                    sleep until killed
+ *   serve REPORT             a service: write the time it started, then sleep until killed
  *   zombies N REPORT GO      a grandchild makes N zombies, says "ready", waits for GO,
  *                            exits: all N are handed to the init at once; then "done"
  *   orphans N REPORT GO      "ready", wait for GO, then N double forks in a row: each
@@ -81,6 +82,11 @@ int main(int argc, char **argv) {
         open_report(argv[2]);
         say_time(start);
         return 0;
+    }
+    if (strcmp(mode, "serve") == 0 && argc == 3) {
+        open_report(argv[2]);
+        say_time(start);
+        for (;;) pause();
     }
     if (strcmp(mode, "pause") == 0) {
         for (;;) pause();

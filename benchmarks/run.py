@@ -665,20 +665,55 @@ class Bench:
             self.put(f"teardown {label}: left running", mode, s.name, left.get(key))
 
     # 7. supervision --------------------------------------------------------------------------
-    def supervision(self) -> None:
-        """HOOK: restart latency of a killed service, once pyinit has ``--config services.toml``.
-
-        Another branch builds services; until then this is skipped, with the reason
-        in the notes. To enable: write a services.toml running
-        ``[helper, "stamp", fifo]`` as an always-restarted service, start
-        ``pyinit --config FILE``, SIGKILL the service and time the next stamp, as
-        for supervisord (``argv_for(..., autorestart=True)``)."""
-        pyinit = BIN / "pyinit"
-        helptext = subprocess.run([str(pyinit), "--help"], capture_output=True, text=True).stdout
-        if "--config" not in helptext:
-            self.notes.append("supervision skipped: pyinit has no --config yet (services are built on another branch)")
-            return
-        self.notes.append("supervision skipped: pyinit has --config; fill in Bench.supervision (benchmarks/run.py)")
+    def supervision(self, rounds: int) -> None:
+        """A service that is SIGKILLed: time until it runs again (ns mode), for pyinit
+        (``--config services.toml``, restart always, no back-off) and supervisord
+        (autorestart). Skipped, with the reason, while pyinit has no ``--config``."""
+        helptext = subprocess.run([str(BIN / "pyinit"), "--help"], capture_output=True, text=True).stdout
+        subjects = self.pick("supervisord")
+        if "--config" in helptext:
+            subjects.append(next(s for s in self.subjects if s.name == "pyinit"))
+        else:
+            self.notes.append("supervision: pyinit skipped, it has no --config (services come from another branch)")
+        for s in subjects:
+            report = Fifo(self.tmp / "serve")
+            service = [self.helper, "serve", report.path]
+            if s.kind == "supervisord":
+                argv = argv_for(s, service, "ns", self.tmp, autorestart=True)
+            else:
+                config = self.tmp / "services.toml"
+                config.write_text(
+                    "[services.bench]\n"
+                    f"command = {json.dumps(service)}\n"
+                    'restart = "always"\nbackoff_initial = "0s"\nstart_limit = 0\n'
+                )
+                argv = [*NS, str(BIN / "pyinit"), "--config", str(config)]
+            t0 = time.monotonic_ns()
+            r = Running(s, "ns", argv, self.cgroups)
+            restarts: list[float] = []
+            try:
+                line = report.line(20)
+                if line is None:
+                    self.notes.append(f"supervision: {s.name} never started the service")
+                    continue
+                self.put("supervision: start to service running, ms", "ns", s.name, (int(line) - t0) / 1e6)
+                for _ in range(rounds):
+                    init = r.init_pid
+                    kids = children_of(init)
+                    if not kids:
+                        break
+                    t1 = time.monotonic_ns()
+                    os.kill(kids[0], signal.SIGKILL)
+                    line = report.line(10)
+                    if line is None:
+                        self.notes.append(f"supervision: {s.name} did not restart the service within 10s")
+                        break
+                    restarts.append((int(line) - t1) / 1e6)
+                    time.sleep(0.05)
+            finally:
+                r.stop()
+                report.close()
+            self.put("supervision: restart after SIGKILL, ms", "ns", s.name, median(restarts))
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -820,6 +855,7 @@ def main() -> int:
         "tree": (20, 5) if smoke else (200, 50),
         "teardown_rounds": 1 if smoke else 2,
         "grace": 1.0,
+        "restarts": 3 if smoke else 10,
     }
     only = set(filter(None, args.only.split(","))) or {"startup", "signals", "reaping", "teardown", "supervision"}
     c = compile_c()
@@ -840,7 +876,7 @@ def main() -> int:
             ("signals", lambda: bench.signals_memory_idle(p["signal_rounds"], p["idle"])),
             ("reaping", lambda: bench.reaping(p["reap_rounds"], p["reap_count"], p["reap_cap"])),
             ("teardown", lambda: bench.teardown(p["teardown_rounds"], *p["tree"])),
-            ("supervision", bench.supervision),
+            ("supervision", lambda: bench.supervision(p["restarts"])),
         ]
         for name, step in steps:
             if name in only:
