@@ -116,6 +116,13 @@ def _descendants() -> set[int]:
 
 
 @pytest.fixture(autouse=True)
+def unblocked_signals() -> None:
+    """Importing pyinit (the unit tests do) blocks every signal in this process, and processes
+    started from a test would inherit that mask: a recorder could then never receive a thing."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
+@pytest.fixture(autouse=True)
 def no_leaks() -> Iterator[None]:
     """Every test leaves no process and no zombie behind it."""
     before = _descendants()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -202,13 +203,14 @@ def test_forward_to_group_reaches_grandchildren(tmp_path: Path) -> None:
 
 def test_single_child_forwards_to_the_child_only(tmp_path: Path) -> None:
     out = tmp_path / "grandchild"
-    script = f"trap 'exit 5' USR1; {' '.join(RECORDER)} {out} & wait $!; wait $!"
+    script = f"trap 'exit 5' USR1; {' '.join(RECORDER)} {out} --exit-on SIGTERM & wait $!; wait $!"
     ns = Namespace(["-c", "--", "sh", "-c", script])
     try:
         wait_for(lambda: out.exists() and out.read_text().startswith("ready"))
         ns.kill(signal.SIGUSR1)
         assert ns.wait() == 5
-        assert _received(out) == []  # the grandchild was not signalled
+        # The grandchild was not sent SIGUSR1; only, once the child had exited, the teardown's SIGTERM.
+        assert _received(out) == ["SIGTERM"]
     finally:
         ns.close()
 
@@ -262,3 +264,30 @@ def test_idle_pid_1_never_wakes_up(namespace: type[Namespace]) -> None:
     before = switches()
     time.sleep(3)
     assert switches() == before
+
+
+def test_signals_pyinit_causes_itself_are_not_forwarded(tmp_path: Path, namespace: type[Namespace]) -> None:
+    """pyinit logging into a pipe nobody reads gets SIGPIPE from the kernel, sent in its own name."""
+    read_end, write_end = os.pipe()
+    out = tmp_path / "signals"
+    ns = namespace(["-v", "--", *RECORDER, str(out), "--exit-on", "SIGINT"], stderr=write_end)
+    os.close(write_end)
+    wait_for(lambda: out.exists() and out.read_text().startswith("ready"))
+    os.close(read_end)  # from now on every log line pyinit writes raises SIGPIPE in pyinit
+    for sig in (signal.SIGUSR1, signal.SIGUSR2):
+        ns.kill(sig)  # forwarded, and logged as forwarded
+        wait_for(lambda sig=sig: sig.name in _received(out))
+    ns.kill(signal.SIGINT)
+    assert ns.wait() == 0
+    assert _received(out) == ["SIGUSR1", "SIGUSR2", "SIGINT"]  # no SIGPIPE among them
+
+
+def test_logs_are_quiet_by_default_and_json_on_request() -> None:
+    script = "( sleep 0.1 & ) ; sleep 0.4"
+    assert run_ns(["--", "sh", "-c", script]).stderr == ""
+    result = run_ns(["-v", "--log-format", "json", "--", "sh", "-c", script])
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    names = [event["event"] for event in events]
+    assert "spawned" in names and "child exited" in names
+    reaped = [event for event in events if event["event"] == "reaped"]
+    assert reaped and reaped[0]["pid"] > 2 and reaped[0]["exit_code"] == 0

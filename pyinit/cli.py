@@ -23,19 +23,33 @@ EXIT_USAGE = 2
 
 
 class UsageError(Exception):
-    """Bad command line: a one-line message, then a hint, then exit ``code``."""
+    """Bad command line: a one-line message, then a hint, then exit ``code``.
 
-    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+    ``kind`` says what went wrong, so that a personality can word it as the
+    program it stands in for would: "option" (unknown, or a value missing:
+    ``getopt`` then holds glibc getopt's wording), "value" (``option`` was
+    given the bad ``value``), "command" (none given) or "other".
+    """
+
+    def __init__(
+        self, message: str, code: int = EXIT_USAGE, kind: str = "other", option: str = "", value: str = ""
+    ) -> None:
         super().__init__(message)
         self.code = code
+        self.kind = kind
+        self.option = option
+        self.value = value
+        self.getopt = ""
+        self.personality = "pyinit"
 
 
 class EarlyExit(Exception):
-    """--help or --version: print ``text`` and exit 0."""
+    """--help or --version: print ``text`` (on stderr if ``to_stderr``) and exit 0."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, to_stderr: bool = False) -> None:
         super().__init__(text)
         self.text = text
+        self.to_stderr = to_stderr
 
 
 def parse_duration(text: str) -> float:
@@ -104,6 +118,10 @@ def _version(_: Settings, __: str) -> None:
     raise EarlyExit(f"pyinit {__version__}")
 
 
+def _compat_not_first(_: Settings, __: str) -> None:
+    raise ValueError("must be the first argument")
+
+
 Option = tuple[str, tuple[str, ...], bool, "Callable[[Settings, str], None]"]
 
 NATIVE_OPTIONS: list[Option] = [
@@ -117,12 +135,18 @@ NATIVE_OPTIONS: list[Option] = [
     ("", ("stop-signal",), True, _set("stop_signal", signals.parse)),
     ("", ("stop-delay",), True, _set("stop_delay", parse_duration)),
     ("", ("pdeathsig",), True, _set("pdeathsig", signals.parse)),
+    ("", ("config",), True, _set("config", str)),
+    ("", ("procfile",), True, _set("procfile", str)),
+    ("", ("control-socket",), True, _set("control_socket", str)),
     ("h", ("help",), False, _help),
     ("", ("version",), False, _version),
+    ("", ("compat",), True, _compat_not_first),
 ]
 
 HELP = """\
 usage: pyinit [OPTIONS] [--] COMMAND [ARGS...]
+       pyinit [OPTIONS] --config services.toml | --procfile Procfile
+       pyinit ctl [--control-socket PATH] status|start|stop|restart|signal|ready ...
 
 Run COMMAND as the child of a minimal init: reap every zombie, forward
 signals, exit with the child's status (128+N for a death by signal N),
@@ -140,6 +164,12 @@ options:
       --stop-signal SIG  signal that asks the remaining processes to stop (TERM)
       --stop-delay DUR   wait this long before forwarding a stop request (0)
       --pdeathsig SIG    receive SIG when pyinit's parent dies
+      --config FILE      supervise the services of a TOML file
+      --procfile FILE    supervise the processes of a Procfile (foreman/honcho)
+      --control-socket PATH  where `pyinit ctl` talks to pyinit (/run/pyinit.sock)
+      --compat NAME      behave as tini or dumb-init (first argument only; also
+                         chosen by invoking pyinit as tini, docker-init,
+                         podman-init or dumb-init)
   -h, --help             show this help and exit
       --version          show the version and exit
 
@@ -152,6 +182,12 @@ def _lookup(table: Sequence[Option]) -> tuple[dict[str, Option], dict[str, Optio
     shorts = {letter: opt for opt in table for letter in opt[0]}
     longs = {name: opt for opt in table for name in opt[1]}
     return shorts, longs
+
+
+def _option_error(message: str, getopt: str) -> UsageError:
+    error = UsageError(message, kind="option")
+    error.getopt = getopt
+    return error
 
 
 def parse_options(args: Sequence[str], table: Sequence[Option], settings: Settings) -> list[str]:
@@ -169,15 +205,15 @@ def parse_options(args: Sequence[str], table: Sequence[Option], settings: Settin
             name, eq, inline = arg[2:].partition("=")
             option = longs.get(name)
             if option is None:
-                raise UsageError(f"unknown option: --{name}")
+                raise _option_error(f"unknown option: --{name}", f"unrecognized option '--{name}'")
             if option[2]:
                 if not eq:
                     if i >= len(args):
-                        raise UsageError(f"option --{name} needs a value")
+                        raise _option_error(f"option --{name} needs a value", f"option '--{name}' requires an argument")
                     inline, i = args[i], i + 1
                 _apply(option, settings, inline, f"--{name}")
             elif eq:
-                raise UsageError(f"option --{name} takes no value")
+                raise _option_error(f"option --{name} takes no value", f"option '--{name}' doesn't allow an argument")
             else:
                 _apply(option, settings, "", f"--{name}")
             continue
@@ -185,12 +221,14 @@ def parse_options(args: Sequence[str], table: Sequence[Option], settings: Settin
         for pos, letter in enumerate(letters):
             option = shorts.get(letter)
             if option is None:
-                raise UsageError(f"unknown option: -{letter}")
+                raise _option_error(f"unknown option: -{letter}", f"invalid option -- '{letter}'")
             if option[2]:
                 value = letters[pos + 1 :]
                 if not value:
                     if i >= len(args):
-                        raise UsageError(f"option -{letter} needs a value")
+                        raise _option_error(
+                            f"option -{letter} needs a value", f"option requires an argument -- '{letter}'"
+                        )
                     value, i = args[i], i + 1
                 _apply(option, settings, value, f"-{letter}")
                 break
@@ -202,7 +240,7 @@ def _apply(option: Option, settings: Settings, value: str, spelled: str) -> None
     try:
         option[3](settings, value)
     except ValueError as exc:  # SignalError included
-        raise UsageError(f"{spelled}: {exc}") from None
+        raise UsageError(f"{spelled}: {exc}", kind="value", option=spelled, value=value) from None
 
 
 def apply_environment(settings: Settings, env: Mapping[str, str]) -> None:
@@ -216,33 +254,71 @@ def apply_environment(settings: Settings, env: Mapping[str, str]) -> None:
             settings.single_child = True
         if "PYINIT_GRACE" in env:
             settings.grace = parse_duration(env["PYINIT_GRACE"])
+        if env.get("PYINIT_CONTROL_SOCKET"):
+            settings.control_socket = env["PYINIT_CONTROL_SOCKET"]
     except ValueError as exc:
         raise UsageError(f"environment: {exc}") from None
 
 
 def parse(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
-    settings = Settings()
-    apply_environment(settings, env)
+    """Settings from a command line: the personality (from the program's name or
+    a leading ``--compat NAME``) sets the defaults, then PYINIT_* variables, then
+    the personality's own variables, then its flags."""
+    from pyinit import personalities
+
+    persona = personalities.for_program(argv[0] if argv else "pyinit")
     args = list(argv[1:])
-    if args and args[0] == "ctl":
-        raise UsageError("'ctl' is reserved for the control client; use 'pyinit -- ctl' to run a program named ctl")
-    settings.command = parse_options(args, NATIVE_OPTIONS, settings)
-    if not settings.command:
-        raise UsageError("no command given")
+    try:
+        if args and (args[0] == "--compat" or args[0].startswith("--compat=")):
+            name = args[0].partition("=")[2] if "=" in args[0] else (args[1] if len(args) > 1 else "")
+            args = args[1:] if "=" in args[0] else args[2:]
+            persona = personalities.by_name(name)
+        settings = Settings()
+        settings.personality = persona.name
+        persona.defaults(settings)
+        apply_environment(settings, env)
+        persona.environment(settings, env)
+        if persona.name == "pyinit" and args and args[0] == "ctl":
+            raise UsageError("'ctl' is reserved for the control client; use 'pyinit -- ctl' to run a program named ctl")
+        persona.before_options(args)
+        settings.command = parse_options(args, persona.options, settings)
+        if not settings.command and settings.config is None and settings.procfile is None:
+            raise UsageError("no command given", kind="command")
+        persona.finish(settings)
+    except UsageError as exc:
+        exc.personality = persona.name
+        raise
     return settings
+
+
+def _personality_names() -> dict[str, str]:
+    from pyinit.personalities import PROGRAM_NAMES
+
+    return PROGRAM_NAMES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv if argv is None else argv
+    if argv[1:2] == ["ctl"] and os.path.basename(argv[0]) not in _personality_names():
+        from pyinit import ctl
+
+        return ctl.main(argv[2:], os.environ)
     try:
         settings = parse(argv, os.environ)
     except EarlyExit as done:
-        print(done.text)
+        (sys.stderr if done.to_stderr else sys.stdout).write(done.text + "\n")
         return 0
     except UsageError as exc:
-        sys.stderr.write(f"pyinit: {exc}\nTry 'pyinit --help' for more information.\n")
-        return exc.code
+        from pyinit import personalities
+
+        text, code = personalities.by_name(exc.personality).usage_failure(argv[0] if argv else "pyinit", exc)
+        sys.stderr.write(text)
+        return code
     from pyinit import log, run
 
     log.configure(settings.verbosity, settings.log_format)
+    if settings.config is not None or settings.procfile is not None:
+        from pyinit import supervisor
+
+        return supervisor.main(settings)
     return run.run(settings)

@@ -65,7 +65,10 @@ def emit(level: int, event: str, **fields: Any) -> None:
         method = {ERROR: "error", WARNING: "warning", INFO: "info"}.get(level, "debug")
         getattr(_logger, method)(event, **fields)
     except Exception as exc:  # logging must never take PID 1 down
-        sys.stderr.write(f"pyinit: {event} {fields} (log failure: {exc!r})\n")
+        try:  # stderr itself may be the failure: a pipe whose reader died with our parent
+            sys.stderr.write(f"pyinit: {event} {fields} (log failure: {exc!r})\n")
+        except Exception:
+            pass
 
 
 def error(event: str, **fields: Any) -> None:

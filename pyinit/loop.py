@@ -56,6 +56,14 @@ class Loop:
         self._readers[fd] = callback
         self._epoll.register(fd, select.EPOLLIN)
 
+    def add_writer(self, fd: int, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when ``fd`` is writable (a non-blocking connect completed)."""
+        self._readers[fd] = callback
+        self._epoll.register(fd, select.EPOLLOUT)
+
+    def remove_writer(self, fd: int) -> None:
+        self.remove_reader(fd)
+
     def remove_reader(self, fd: int) -> None:
         if self._readers.pop(fd, None) is not None:
             self._epoll.unregister(fd)

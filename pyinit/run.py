@@ -1,13 +1,18 @@
 """The init itself, as a story: become a reaper, spawn the child, then wait,
-forward and reap until the child is gone, and leave nothing behind."""
+forward and reap until the child is gone; stop what it left behind
+(:mod:`pyinit.teardown`), and exit with the child's status."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from pyinit import log, signals, spawn
+from pyinit import log, signals, spawn, terminal
 from pyinit.settings import Settings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyinit.teardown import Teardown
 
 
 def become_reaper(settings: Settings) -> None:
@@ -29,24 +34,12 @@ def become_reaper(settings: Settings) -> None:
         )
 
 
-def foreground_terminal() -> int | None:
-    """stdin, if it is a terminal whose foreground group is ours to hand on.
-
-    A pyinit started in the background (``pyinit -- x &``) must never take
-    the terminal from the shell that started it.
-    """
-    try:
-        if os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp():
-            return 0
-    except OSError:
-        pass
-    return None
-
-
 class Init:
     """State the loop needs: the main child, how to forward, how to exit."""
 
-    def __init__(self, settings: Settings, child: int, failure: spawn.SpawnError | None) -> None:
+    def __init__(
+        self, settings: Settings, child: int, failure: spawn.SpawnError | None, tty: int | None = None
+    ) -> None:
         from pyinit.loop import Loop
         from pyinit.reaper import Reaper
 
@@ -54,19 +47,49 @@ class Init:
         self.child = child
         self.failure = failure
         self.status: int | None = None
+        self.teardown: Teardown | None = None
+        self.finished = False
+        self.terminal = terminal.Terminal(tty, child)
         self.reaper = Reaper()
         self.reaper.watch(child, self.on_child_exit)
+        if settings.warn_on_reap:
+            self.reaper.on_orphan = lambda pid, _: log.warning("reaped a zombie", pid=pid)
         self.loop = Loop(signals.catchable(), self.on_signal)
 
     # -- events -------------------------------------------------------------
     def on_signal(self, sig: int, code: int, sender: int) -> None:
         if sig == signals.SIGCHLD:
             self.reaper.reap()
+            self.terminal.child_changed()
             return
         if sender == os.getpid():
             log.debug("not forwarding a signal pyinit caused", signal=signals.name(sig))
             return
-        if sig in signals.JOB_CONTROL and sig != signals.SIGTSTP:
+        if sig == signals.SIGCONT:
+            self.terminal.continued()
+        if sig in signals.JOB_CONTROL:
+            self.on_job_control(sig)
+            return
+        if self.status is not None:
+            self.during_teardown(sig)
+        elif sig in signals.STOP_REQUESTS and self.settings.stop_delay > 0:
+            # Let a load balancer notice and drain before the child starts stopping.
+            log.info("stop request; forwarding it after the stop delay", signal=signals.name(sig))
+            self.loop.call_later(self.settings.stop_delay, lambda: self.forward(sig))
+        else:
+            self.forward(sig)
+
+    def on_job_control(self, sig: int) -> None:
+        """TSTP/TTIN/TTOU sent to pyinit itself (a terminal sends them to its foreground
+        group, which is the child's, so these come from ``kill``)."""
+        if self.settings.job_control == "stop":
+            # dumb-init: forward (as SIGSTOP in session mode), then stop too so a
+            # shell above sees the job stopped. A namespace init cannot stop itself.
+            self.forward(sig)
+            if os.getpid() != 1:
+                os.kill(os.getpid(), signals.SIGSTOP)
+            return
+        if sig != signals.SIGTSTP:  # TTIN/TTOU only ever concern pyinit's own terminal use
             log.debug("ignored", signal=signals.name(sig))
             return
         self.forward(sig)
@@ -83,12 +106,29 @@ class Init:
             return
         log.info("forwarded", signal=signals.name(target), to=whom)
 
+    def during_teardown(self, sig: int) -> None:
+        """The main child is gone: a stop request now means "do not wait any longer"."""
+        if sig in signals.STOP_REQUESTS and self.teardown is not None:
+            self.teardown.hurry()
+        else:
+            log.debug("dropped: the child has exited", signal=signals.name(sig))
+
     def on_child_exit(self, pid: int, status: int) -> None:
         from pyinit.reaper import describe
 
         self.status = status
         log.info("child exited", pid=pid, **describe(status))
-        self.loop.stop()
+        if self.settings.grace <= 0:
+            self.finished = True  # as tini: the kernel kills the rest of a namespace with us
+            return
+        from pyinit.teardown import Teardown
+
+        self.teardown = Teardown(self.loop, self.reaper, self.settings.stop_signal, self.settings.grace, self.on_done)
+        # Started from the loop, not from inside the reaper that called us.
+        self.loop.call_later(0, self.teardown.start)
+
+    def on_done(self) -> None:
+        self.finished = True
 
     # -- the story ------------------------------------------------------------
     def exit_code(self) -> int:
@@ -102,7 +142,7 @@ class Init:
 
     def run(self) -> int:
         self.reaper.reap()  # the child may already be gone
-        while self.status is None:
+        while not self.finished:
             self.loop.run_once()
         self.reaper.reap()  # what is already dead goes with us
         return self.exit_code()
@@ -110,13 +150,25 @@ class Init:
 
 def run(settings: Settings) -> int:
     become_reaper(settings)
+    if settings.isolation == spawn.SESSION:
+        terminal.detach()
+        tty = 0 if os.isatty(0) else None
+    else:
+        tty = terminal.foreground_fd()
     try:
-        child, failure = spawn.spawn(settings.command, settings.isolation, foreground_terminal())
+        child, failure = spawn.spawn(settings.command, settings.isolation, tty)
     except OSError as exc:
         sys.stderr.write(f"pyinit: cannot start {settings.command[0]}: {exc.strerror}\n")
         return 1
     if failure is not None:
-        sys.stderr.write(f"pyinit: {failure}\n")
+        from pyinit import personalities
+
+        persona = personalities.by_name(settings.personality)
+        failure = persona.exec_failure(settings.command[0], failure.errno, child)
+        sys.stderr.write(f"{failure}\n")
     else:
         log.info("spawned", pid=child, command=settings.command)
-    return Init(settings, child, failure).run()
+    init = Init(settings, child, failure, tty if settings.isolation == spawn.PGROUP else None)
+    code = init.run()
+    init.terminal.release()
+    return code

@@ -25,6 +25,10 @@ class Settings:
     grace: float
     stop_signal: int
     stop_delay: float
+    # supervision (pyinit/supervisor.py)
+    config: str | None
+    procfile: str | None
+    control_socket: str
     # logging
     verbosity: int
     log_format: str
@@ -45,6 +49,9 @@ class Settings:
         self.grace = 5.0
         self.stop_signal = signals.SIGTERM
         self.stop_delay = 0.0
+        self.config = None
+        self.procfile = None
+        self.control_socket = "/run/pyinit.sock"
         self.verbosity = 0
         self.log_format = "console"
         self.warn_on_reap = False

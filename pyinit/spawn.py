@@ -22,6 +22,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    Credentials = tuple[int | None, int | None, list[int] | None]
+
 # How the child is isolated from pyinit.
 PGROUP = "pgroup"  # a new process group (tini, pyinit): signals reach the group
 SESSION = "session"  # a new session taking the controlling terminal (dumb-init)
@@ -32,19 +34,20 @@ TIOCSCTTY = 0x540E
 class SpawnError(Exception):
     """The command could not be executed; ``code`` is the exit status to report."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, err: int = 0) -> None:
         super().__init__(message)
         self.code = code
+        self.errno = err
 
 
-def _exec_failure(command: str, err: int) -> SpawnError:
+def exec_failure(command: str, err: int) -> SpawnError:
     if err == errno.ENOENT:
-        return SpawnError(127, f"{command}: command not found")
+        return SpawnError(127, f"{command}: command not found", err)
     if err in (errno.EACCES, errno.EPERM, errno.EISDIR):
-        return SpawnError(126, f"{command}: permission denied (not executable)")
+        return SpawnError(126, f"{command}: permission denied (not executable)", err)
     if err == errno.ENOEXEC:
-        return SpawnError(126, f"{command}: exec format error (not an executable)")
-    return SpawnError(126, f"{command}: cannot execute: {os.strerror(err)}")
+        return SpawnError(126, f"{command}: exec format error (not an executable)", err)
+    return SpawnError(126, f"{command}: cannot execute: {os.strerror(err)}", err)
 
 
 def spawn(
@@ -53,6 +56,8 @@ def spawn(
     terminal_fd: int | None = None,
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
+    credentials: Credentials | None = None,
+    fds: Mapping[int, int] | None = None,
 ) -> tuple[int, SpawnError | None]:
     """Fork and exec ``argv``; return ``(pid, error)``.
 
@@ -63,12 +68,16 @@ def spawn(
     ``terminal_fd`` is a terminal whose foreground pyinit holds: the child's
     group takes it over (PGROUP) or the child makes it its controlling
     terminal (SESSION).
+
+    ``credentials`` (uid, gid, supplementary groups) are taken in the child
+    before exec; ``fds`` maps a descriptor number in the child to one of
+    ours that it becomes (a service's output pipe, its readiness pipe).
     """
     report_r, report_w = os.pipe()  # close-on-exec: EOF on a successful exec
     pid = os.fork()
     if pid == 0:
         os.close(report_r)
-        _become(argv, isolation, terminal_fd, env, cwd, report_w)
+        _become(argv, isolation, terminal_fd, env, cwd, report_w, credentials, fds)
     os.close(report_w)
     if isolation == PGROUP:
         try:  # both sides set it, so neither races the other
@@ -82,7 +91,7 @@ def spawn(
     finally:
         os.close(report_r)
     if report:
-        return pid, _exec_failure(argv[0], int(report))
+        return pid, exec_failure(argv[0], int(report))
     return pid, None
 
 
@@ -93,6 +102,8 @@ def _become(
     env: Mapping[str, str] | None,
     cwd: str | None,
     report_w: int,
+    credentials: Credentials | None = None,
+    fds: Mapping[int, int] | None = None,
 ) -> None:
     """In the forked child: isolate, restore signals, exec. Never returns."""
     code = 126
@@ -113,6 +124,16 @@ def _become(
                     os.tcsetpgrp(terminal_fd, os.getpgrp())
                 except OSError:
                     pass
+        if fds:
+            report_w = _move_fds(fds, report_w)
+        if credentials is not None:
+            uid, gid, groups = credentials
+            if groups is not None:
+                os.setgroups(groups)
+            if gid is not None:
+                os.setgid(gid)
+            if uid is not None:
+                os.setuid(uid)
         if cwd is not None:
             os.chdir(cwd)
         _reset_ignored_signals()
@@ -173,3 +194,17 @@ def _reset_ignored_signals() -> None:
     for sig in range(1, 65):
         if ignored >> (sig - 1) & 1:
             _signal.signal(sig, _signal.SIG_DFL)
+
+
+def _move_fds(fds: Mapping[int, int], report_w: int) -> int:
+    """dup2 each source onto its target without one clobbering another's source
+    (or the exec-failure pipe, whose new number is returned)."""
+    import fcntl
+
+    # Lift every source above all targets first, so no target overwrites a pending source.
+    floor = max([*fds, *fds.values(), report_w]) + 1
+    lifted = {target: fcntl.fcntl(source, fcntl.F_DUPFD_CLOEXEC, floor) for target, source in fds.items()}
+    report_w = fcntl.fcntl(report_w, fcntl.F_DUPFD_CLOEXEC, floor)
+    for target, source in lifted.items():
+        os.dup2(source, target)  # inheritable: the exec'd program keeps it
+    return report_w

@@ -3,7 +3,7 @@
 # injected into any image that has python3 (>= the project's requires-python):
 #
 #   podman run --init --init-path dist/pyinit.pyz IMAGE CMD...
-#   dockerd --init-path /run/pyinit-ci/init/pyinit-init ...   (then docker run --init)
+#   dockerd --init-path /run/pyinit-ci/init/docker-init ...   (then docker run --init)
 #
 # Contents: the pyinit package (copied from the source tree), structlog and its
 # pure-python dependencies (pip install --target), legacy .pyc files compiled

@@ -37,7 +37,7 @@ SOCK=$RUN/docker.sock
 DOCKER=/usr/bin/docker               # Debian's client; /usr/local/bin/docker wants buildx
 PODMAN=/usr/bin/podman
 BASE_IMAGE=localhost/pyinit-base:bookworm
-INIT_PATH=$RUN/init/pyinit-init      # dockerd --init-path and podman init_path
+INIT_PATH=$RUN/init/docker-init      # dockerd --init-path and podman init_path
 PODMAN_DIR=$CACHE/podman
 ENV_FILE=$RUN/env.sh
 
@@ -178,7 +178,7 @@ else
             --storage-driver overlay2 \
             --exec-opt native.cgroupdriver=cgroupfs \
             --init-path "$INIT_PATH" \
-            </dev/null >>"$DOCKERD_LOG" 2>&1 &
+            </dev/null >>"$DOCKERD_LOG" 2>&1 9>&- &
         disown || true
         for _ in $(seq 150); do docker_ version >/dev/null 2>&1 && break; sleep 0.2; done
         docker_ version >/dev/null 2>&1 || { tail -20 "$DOCKERD_LOG" >&2; die "dockerd did not come up (log: $DOCKERD_LOG)"; }
@@ -196,11 +196,11 @@ if [ "${PYINIT_SKIP_BASE:-0}" != 1 ]; then
     LABEL=org.pyinit.base-hash
     if [ ! -f "$ROOTFS/.pyinit-complete" ]; then
         MIRROR=${PYINIT_DEBIAN_MIRROR:-$(awk '/^URIs:/ && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
-        MIRROR=${MIRROR:-http://deb.debian.org/debian}
-        log "debootstrap $SUITE ($INCLUDE) from $MIRROR into $ROOTFS (about a minute)"
+        # (empty: debootstrap's own default mirror)
+        log "debootstrap $SUITE ($INCLUDE) from ${MIRROR:-the default mirror} into $ROOTFS (about a minute)"
         rm -rf "$ROOTFS" "$ROOTFS.tmp"
         mkdir -p "$CACHE/base"
-        debootstrap --variant="$VARIANT" --include="$INCLUDE" "$SUITE" "$ROOTFS.tmp" "$MIRROR" \
+        debootstrap --variant="$VARIANT" --include="$INCLUDE" "$SUITE" "$ROOTFS.tmp" ${MIRROR:+"$MIRROR"} \
             >"$CACHE/base/debootstrap-$HASH.log" 2>&1 ||
             { tail -20 "$CACHE/base/debootstrap-$HASH.log" >&2; die "debootstrap failed"; }
         rm -rf "$ROOTFS.tmp"/var/cache/apt/archives/*.deb "$ROOTFS.tmp"/var/lib/apt/lists/* \

@@ -1,0 +1,454 @@
+"""pyinit supervising several services as PID 1 of a real PID namespace."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from conftest import HERE, PYINIT, Namespace, proc_status, run_ns, wait_for
+
+pytestmark = pytest.mark.timeout(90)
+
+SERVICE = [sys.executable, str(HERE / "helpers" / "service.py")]
+
+
+def svc(name: str, events: Path, *extra: str) -> str:
+    """A TOML command list running the test service."""
+    return json.dumps([*SERVICE, name, str(events), *extra])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def lines(events: Path) -> list[str]:
+    return events.read_text().splitlines() if events.exists() else []
+
+
+def ctl(sock: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PYINIT, "ctl", "--control-socket", str(sock), *args], capture_output=True, text=True, timeout=30
+    )
+
+
+def status(sock: Path) -> dict[str, dict[str, object]]:
+    result = ctl(sock, "status", "--json")
+    assert result.returncode == 0, result.stderr
+    return {s["name"]: s for s in json.loads(result.stdout)["services"]}
+
+
+def start(tmp_path: Path, namespace: type[Namespace], toml: str, *args: str) -> tuple[Namespace, Path]:
+    conf = tmp_path / "services.toml"
+    conf.write_text(toml)
+    sock = tmp_path / "ctl.sock"
+    ns = namespace(["-v", "--control-socket", str(sock), "--config", str(conf), *args])
+    wait_for(sock.exists)
+    return ns, sock
+
+
+def test_readiness_of_each_kind_orders_start_and_reverse_stop(tmp_path: Path, namespace: type[Namespace]) -> None:
+    events, port, flag = tmp_path / "events", free_port(), tmp_path / "a.ready"
+    toml = f"""
+[services.a]
+command = {svc("a", events, "--ready-after", "0.3", "--ready-file", str(flag))}
+ready = {{command = ["test", "-e", "{flag}"], interval = "50ms"}}
+stop_signal = "INT"
+
+[services.b]
+command = {svc("b", events, "--ready-after", "0.3", "--listen", str(port))}
+depends_on = ["a"]
+ready = {{tcp = {port}, interval = "50ms"}}
+stop_signal = "USR1"
+
+[services.c]
+command = {svc("c", events, "--ready-after", "0.3", "--ready-fd", "3")}
+depends_on = ["b"]
+ready = {{fd = 3}}
+stop_signal = "HUP"
+
+[services.d]
+command = {svc("d", events, "--ready-after", "0.3", "--notify")}
+depends_on = ["c"]
+ready = "notify"
+stop_signal = "QUIT"
+
+[services.e]
+command = {svc("e", events)}
+depends_on = ["d"]
+
+[services.f]
+command = {svc("f", events)}
+"""
+    ns, sock = start(tmp_path, namespace, toml)
+    wait_for(lambda: ctl(sock, "ready").returncode == 0, timeout=30)
+    # e and f have no probe: ready once started, perhaps before they have run a line.
+    wait_for(lambda: {"ready e", "ready f"} <= set(lines(events)))
+    seen = lines(events)
+    # Each dependent starts only after its dependency recorded that it was ready.
+    for dep, dependent in ("ab", "bc", "cd", "de"):
+        assert seen.index(f"ready {dep}") < next(i for i, ln in enumerate(seen) if ln.startswith(f"start {dependent}"))
+    # f depends on nothing: it started together with a, long before a was ready.
+    assert next(i for i, ln in enumerate(seen) if ln.startswith("start f")) < seen.index("ready a")
+    states = status(sock)
+    assert {s["state"] for s in states.values()} == {"ready"}
+    pids = {name: int(s["pid"]) for name, s in states.items()}  # type: ignore[call-overload]
+    assert all(ln.split()[2] == str(pids[ln.split()[1]]) for ln in seen if ln.startswith("start"))
+
+    ns.kill(signal.SIGTERM)
+    assert ns.wait(30) == 0
+    stops = [ln for ln in lines(events) if ln.startswith("signal")]
+    order = [ln.split()[1] for ln in stops]
+    # Reverse dependency order along the chain; f is independent and may stop at any time.
+    assert [n for n in order if n != "f"] == ["e", "d", "c", "b", "a"]
+    assert sorted(stops) == sorted(
+        [
+            "signal a SIGINT",
+            "signal b SIGUSR1",
+            "signal c SIGHUP",
+            "signal d SIGQUIT",
+            "signal e SIGTERM",
+            "signal f SIGTERM",
+        ]
+    )
+    assert not sock.exists()
+
+
+def test_crash_loop_backs_off_then_gives_up(tmp_path: Path, namespace: type[Namespace]) -> None:
+    events = tmp_path / "events"
+    toml = f"""
+[services.crash]
+command = ["sh", "-c", "date +%s.%N >> {events}; exit 3"]
+restart = "on-failure"
+backoff_initial = "500ms"
+backoff_max = "10s"
+start_limit = 3
+
+[services.steady]
+command = ["sleep", "60"]
+"""
+    ns, sock = start(tmp_path, namespace, toml)
+    wait_for(lambda: status(sock)["crash"]["state"] == "failed", timeout=30)
+    starts = [float(t) for t in lines(events)]
+    assert len(starts) == 4  # the first run and three restarts
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    # 0.5, 1, 2 s of back-off. A loaded machine only ever lengthens a gap, so lower
+    # bounds are what prove the growth (a constant back-off fails the second).
+    assert gaps[0] >= 0.45 and gaps[1] >= 0.95 and gaps[2] >= 1.9, gaps
+    crash = status(sock)["crash"]
+    assert crash["restarts"] == 3 and crash["last_exit"] == "exit 3" and crash["pid"] is None
+    assert ctl(sock, "ready").returncode == 1
+    ns.kill(signal.SIGTERM)
+    assert ns.wait(30) == 0
+
+
+def test_critical_service_ends_everything_with_its_status(tmp_path: Path, namespace: type[Namespace]) -> None:
+    events = tmp_path / "events"
+    toml = f"""
+[services.side]
+command = {svc("side", events)}
+
+[services.main]
+command = {svc("main", events, "--run", "0.5", "--exit", "7")}
+depends_on = ["side"]
+restart = "no"
+critical = true
+"""
+    ns, _sock = start(tmp_path, namespace, toml)
+    assert ns.wait(30) == 7
+    assert "signal side SIGTERM" in lines(events)
+
+
+def test_critical_service_that_gives_up(tmp_path: Path) -> None:
+    conf = tmp_path / "s.toml"
+    conf.write_text(
+        '[services.x]\ncommand = ["sh", "-c", "exit 5"]\ncritical = true\nbackoff_initial = "50ms"\n'
+        "start_limit = 2\n"
+        '[services.y]\ncommand = ["sleep", "60"]\n'
+    )
+    result = run_ns(["-v", "--log-format", "json", "--control-socket", str(tmp_path / "s"), "--config", str(conf)])
+    assert result.returncode == 5
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    x = [(e["event"], e["level"]) for e in events if e.get("service") == "x"]
+    assert x[:4] == [
+        ("service starting", "info"),
+        ("service ready", "info"),
+        ("service exited", "warning"),
+        ("service restarting", "info"),
+    ]
+    assert ("service given up", "warning") in x and ("critical service ended; stopping everything", "warning") in x
+    y = [e["event"] for e in events if e.get("service") == "y"]
+    assert y[-2:] == ["service stopping", "service stopped"]
+
+
+def test_stop_grace_then_sigkill(tmp_path: Path, namespace: type[Namespace]) -> None:
+    toml = """
+[services.stubborn]
+command = ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]
+stop_grace = "500ms"
+"""
+    ns, _ = start(tmp_path, namespace, toml)
+    wait_for(lambda: len(ns.members()) >= 1)
+    ns.kill(signal.SIGTERM)
+    assert ns.wait(30) == 0
+
+
+def test_orphans_of_services_are_reaped(tmp_path: Path, namespace: type[Namespace]) -> None:
+    marker = tmp_path / "orphan"
+    toml = f"""
+[services.parent]
+command = ["sh", "-c", "sleep 1 & echo $! > {marker}; exit 0"]
+restart = "no"
+
+[services.steady]
+command = ["sleep", "60"]
+"""
+    ns, sock = start(tmp_path, namespace, toml)
+    wait_for(lambda: marker.exists() and marker.read_text().strip())
+    wait_for(lambda: status(sock)["parent"]["state"] == "exited")
+
+    def zombies_or_sleepers() -> list[str]:
+        out = ns.nsenter("ps", "-eo", "stat=,args=", capture_output=True, text=True).stdout
+        return [ln for ln in out.splitlines() if ln.startswith("Z") or "sleep 1" in ln]
+
+    wait_for(lambda: not zombies_or_sleepers(), timeout=15)
+    ns.kill(signal.SIGTERM)
+    assert ns.wait(30) == 0
+
+
+def test_ctl_commands(tmp_path: Path, namespace: type[Namespace]) -> None:
+    events = tmp_path / "events"
+    toml = f"""
+[services.web]
+command = {svc("web", events)}
+restart = "no"
+
+[services.worker]
+command = {svc("worker", events)}
+stop_signal = "USR2"
+"""
+    ns, sock = start(tmp_path, namespace, toml)
+    wait_for(lambda: ctl(sock, "ready").returncode == 0)
+    table = ctl(sock, "status").stdout.splitlines()
+    assert table[0].split() == ["SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST", "EXIT"]
+    assert [row.split()[:2] for row in table[1:]] == [["web", "ready"], ["worker", "ready"]]
+
+    first = status(sock)["worker"]["pid"]
+    result = ctl(sock, "stop", "worker")
+    assert result.returncode == 0 and "stopped" in result.stdout
+    assert "signal worker SIGUSR2" in lines(events)
+    assert status(sock)["worker"]["state"] == "stopped"
+    assert ctl(sock, "ready").returncode == 1
+
+    assert ctl(sock, "start", "worker").returncode == 0
+    wait_for(lambda: status(sock)["worker"]["state"] == "ready")
+    second = status(sock)["worker"]["pid"]
+    assert second != first
+
+    assert ctl(sock, "restart", "worker").returncode == 0
+    wait_for(lambda: status(sock)["worker"]["state"] == "ready")
+    assert status(sock)["worker"]["pid"] not in (first, second)
+
+    assert ctl(sock, "signal", "web", "HUP").returncode == 0
+    wait_for(lambda: "signal web SIGHUP" in lines(events))
+    wait_for(lambda: status(sock)["web"]["state"] == "exited")  # restart = "no": it stays down
+
+    bad = ctl(sock, "stop", "nope")
+    assert bad.returncode == 1 and "no such service" in bad.stderr
+    assert ctl(sock, "signal", "worker", "NOPE").returncode == 1
+    assert ctl(sock, "frobnicate").returncode == 2
+    ns.kill(signal.SIGTERM)
+    assert ns.wait(30) == 0
+
+
+def raw_request(sock: Path, payload: bytes) -> bytes:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(str(sock))
+        try:
+            s.sendall(payload)
+        except OSError:
+            pass
+        data = b""
+        while b"\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
+def test_malformed_and_oversized_requests(tmp_path: Path, namespace: type[Namespace]) -> None:
+    ns, sock = start(tmp_path, namespace, '[services.a]\ncommand = ["sleep", "60"]\n')
+    for payload in (b"not json\n", b"[1, 2]\n", b'{"cmd": 5}\n', b"\xff\xfe\n", b'{"cmd": "nope"}\n'):
+        reply = json.loads(raw_request(sock, payload))
+        assert reply["ok"] is False and reply["error"], payload
+    reply = json.loads(raw_request(sock, b"x" * 100_000))
+    assert reply == {"ok": False, "error": "request too large (at most 4096 bytes)"}
+    # A client that connects and says nothing does not block anyone else.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as idle:
+        idle.connect(str(sock))
+        assert status(sock)["a"]["state"] == "ready"
+    assert os.stat(sock).st_mode & 0o777 == 0o600
+    ns.kill(signal.SIGTERM)
+    assert ns.wait(30) == 0
+
+
+def test_peer_with_another_uid_is_refused(namespace: type[Namespace]) -> None:
+    # Outside pytest's 0700 tmp directory, so that only SO_PEERCRED stands in the way.
+    base = Path(tempfile.mkdtemp(prefix="pyinit-peer-"))
+    try:
+        base.chmod(0o755)
+        ns, sock = start(base, namespace, '[services.a]\ncommand = ["sleep", "60"]\n')
+        sock.chmod(0o666)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(read_end)
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+                os.write(write_end, raw_request(sock, b'{"cmd": "status"}\n'))
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as reader:
+            answer = reader.read()
+        os.waitpid(pid, 0)
+        assert json.loads(answer) == {"ok": False, "error": "permission denied"}
+        assert status(sock)["a"]["state"] == "ready"  # root is still served
+        ns.kill(signal.SIGTERM)
+        assert ns.wait(30) == 0
+    finally:
+        for leftover in base.iterdir():
+            leftover.unlink()
+        base.rmdir()
+
+
+def test_config_errors_name_file_line_and_key_and_start_nothing(tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    conf = tmp_path / "bad.toml"
+    conf.write_text(
+        f"""[services.ok]
+command = ["touch", "{marker}"]
+
+[services.web]
+command = "x"
+restart = "sometimes"
+depends_on = ["ghost"]
+stop_signal = "NOPE"
+
+[services.loop1]
+command = "x"
+depends_on = ["loop2"]
+
+[services.loop2]
+command = "x"
+depends_on = ["loop1"]
+
+[services.empty]
+cwd = "/"
+"""
+    )
+    result = run_ns(["--control-socket", str(tmp_path / "s"), "--config", str(conf)])
+    assert result.returncode == 2
+    errors = result.stderr.splitlines()
+    assert errors == [
+        f"pyinit: {conf}:6: services.web.restart: invalid value 'sometimes' (one of: no, on-failure, always)",
+        f"pyinit: {conf}:8: services.web.stop_signal: invalid signal: NOPE",
+        f"pyinit: {conf}:18: services.empty.command: missing (every service needs a command)",
+        f"pyinit: {conf}:7: services.web.depends_on: unknown service 'ghost'",
+        f"pyinit: {conf}:16: services.loop2.depends_on: dependency cycle: loop1 -> loop2 -> loop1",
+    ]
+    assert not marker.exists()
+
+
+def test_toml_syntax_error_and_missing_file(tmp_path: Path) -> None:
+    conf = tmp_path / "bad.toml"
+    conf.write_text('[services.a]\ncommand = "x"\n= oops\n')
+    result = run_ns(["--config", str(conf)])
+    assert result.returncode == 2 and result.stderr.startswith(f"pyinit: {conf}:3: syntax: ")
+    result = run_ns(["--config", str(tmp_path / "missing.toml")])
+    assert result.returncode == 2 and "cannot read" in result.stderr
+
+
+def test_procfile_prefixes_output_and_first_exit_ends_all(tmp_path: Path) -> None:
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("# two processes\nweb: echo hello from web; sleep 30\nworker: sleep 0.5; echo done; exit 4\n")
+    result = run_ns(["--control-socket", str(tmp_path / "s"), "--procfile", str(procfile)])
+    assert result.returncode == 4
+    out = result.stdout.splitlines()
+    assert "web    | hello from web" in out and "worker | done" in out
+
+
+def test_service_user_and_env(tmp_path: Path) -> None:
+    conf = tmp_path / "s.toml"
+    conf.write_text(
+        """[services.who]
+command = ["sh", "-c", "echo $(id -u) $(id -g) $(id -G) $GREETING $(pwd)"]
+user = 65534
+group = 65534
+env = {GREETING = "hi"}
+cwd = "/"
+restart = "no"
+critical = true
+"""
+    )
+    result = run_ns(["--control-socket", str(tmp_path / "s"), "--config", str(conf)])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["65534", "65534", "65534", "hi", "/"]
+
+
+def test_idle_supervisor_never_wakes_up(tmp_path: Path, namespace: type[Namespace]) -> None:
+    """Services ready, nothing happening: no timer, no poll, not one wake-up."""
+    port = free_port()
+    toml = f"""
+[services.a]
+command = {svc("a", tmp_path / "events", "--listen", str(port))}
+ready = {{tcp = {port}, interval = "50ms"}}
+output = "prefix"
+
+[services.b]
+command = ["sleep", "60"]
+depends_on = ["a"]
+ready = {{command = ["true"]}}
+"""
+    ns, sock = start(tmp_path, namespace, toml)
+    wait_for(lambda: ctl(sock, "ready").returncode == 0)
+    time.sleep(0.5)
+
+    def switches() -> tuple[int, int]:
+        status = proc_status(ns.init_pid)
+        return int(status["voluntary_ctxt_switches"]), int(status["nonvoluntary_ctxt_switches"])
+
+    before = switches()
+    time.sleep(3)
+    assert switches() == before
+    ns.kill(signal.SIGTERM)
+    assert ns.wait(30) == 0
+
+
+def test_second_stop_request_skips_the_grace(tmp_path: Path, namespace: type[Namespace]) -> None:
+    trapped = tmp_path / "trapped"
+    toml = f"""
+[services.stubborn]
+command = ["sh", "-c", "trap '' TERM; touch {trapped}; while :; do sleep 0.1; done"]
+stop_grace = "60s"
+"""
+    ns, _ = start(tmp_path, namespace, toml)
+    wait_for(trapped.exists)  # TERM is ignored from here on
+    ns.kill(signal.SIGTERM)
+    time.sleep(0.3)
+    ns.kill(signal.SIGINT)
+    assert ns.wait(30) == 0  # well before the 60 s grace

@@ -1,0 +1,459 @@
+"""Service definitions from a TOML file or a Procfile, validated before anything starts.
+
+Every problem is collected, not just the first, and each names the file, the
+line and the key, so a broken configuration is fixed in one round. tomllib
+reports the line of a syntax error itself; for semantic errors the line of the
+key (or of its table) is looked up in the file's text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from pyinit import signals
+from pyinit.cli import parse_duration
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+RESTART_POLICIES = ("no", "on-failure", "always")
+OUTPUTS = ("inherit", "prefix")
+READY_KINDS = ("command", "tcp", "fd", "notify")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+class ConfigError(Exception):
+    """One or more problems, one line each: ``file:line: key: message``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Ready:
+    """How a service says it is ready. ``kind`` is ``None`` (at once) or one of READY_KINDS."""
+
+    def __init__(self) -> None:
+        self.kind: str | None = None
+        self.command: list[str] = []
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.fd = 0
+        self.interval = 0.2
+        self.timeout = 0.0  # 0: wait for ever
+
+
+class ServiceSpec:
+    """One service as configured; read-only once validated."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.command: list[str] = []
+        self.env: dict[str, str] = {}
+        self.cwd: str | None = None
+        self.uid: int | None = None
+        self.gid: int | None = None
+        self.groups: list[int] | None = None
+        self.restart = "on-failure"
+        self.backoff_initial = 0.5
+        self.backoff_max = 30.0
+        self.backoff_reset = 10.0
+        self.start_limit = 5
+        self.start_limit_window = 60.0
+        self.stop_signal = signals.SIGTERM
+        self.stop_grace = 10.0
+        self.depends_on: list[str] = []
+        self.ready = Ready()
+        self.critical = False
+        self.output = "inherit"
+
+    def __repr__(self) -> str:
+        return f"ServiceSpec({vars(self)!r})"
+
+
+# -- locating keys in the file text -------------------------------------------
+
+
+def _header(name: str, *keys: str) -> re.Pattern[str]:
+    parts = [r"services", rf'(?:{re.escape(name)}|"{re.escape(name)}"|\'{re.escape(name)}\')', *map(re.escape, keys)]
+    return re.compile(r"^\s*\[\s*" + r"\s*\.\s*".join(parts) + r"\s*\]")
+
+
+def locate(lines: list[str], name: str | None, key: str | None) -> int:
+    """The 1-based line of ``[services.NAME]`` ``key``, else of the table, else 0."""
+    if name is None:
+        if key is not None:
+            for number, line in enumerate(lines, 1):
+                if re.match(rf"^\s*\[?\s*{re.escape(key)}\b", line):
+                    return number
+        return 0
+    table = _header(name)
+    for number, line in enumerate(lines, 1):
+        if not table.match(line):
+            continue
+        if key is None:
+            return number
+        sub = _header(name, key)
+        assign = re.compile(rf"^\s*{re.escape(key)}\s*[=.]")
+        for offset, inner in enumerate(lines[number:], number + 1):
+            if re.match(r"^\s*\[", inner):
+                break
+            if assign.match(inner):
+                return offset
+        for offset, inner in enumerate(lines, 1):
+            if sub.match(inner):
+                return offset
+        return number
+    for number, line in enumerate(lines, 1):  # an inline or dotted definition
+        if re.search(rf"\b{re.escape(name)}\b", line):
+            return number
+    return 0
+
+
+class _Problems:
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+        self.items: list[str] = []
+
+    def add(self, name: str | None, key: str | None, message: str, line_key: str | None = None) -> None:
+        line = locate(self.lines, name, line_key or key)
+        where = f"{self.path}:{line}" if line else self.path
+        dotted = ".".join(part for part in ("services", name, key) if part) if name else (key or "")
+        self.items.append(f"{where}: {dotted}: {message}" if dotted else f"{where}: {message}")
+
+
+# -- value conversion -------------------------------------------------------------
+
+
+def _duration(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expected a duration (seconds, or a string like '500ms', '5s', '2m')")
+    if isinstance(value, (int, float)):
+        if value < 0 or value != value:
+            raise ValueError(f"invalid duration: {value!r}")
+        return float(value)
+    if isinstance(value, str):
+        return parse_duration(value)
+    raise ValueError("expected a duration (seconds, or a string like '500ms', '5s', '2m')")
+
+
+def _command(value: Any) -> list[str]:
+    if isinstance(value, str):
+        import shlex
+
+        words = shlex.split(value)
+    elif isinstance(value, list) and all(isinstance(word, str) for word in value):
+        words = list(value)
+    else:
+        raise ValueError("expected a string or a list of strings")
+    if not words:
+        raise ValueError("empty command")
+    return words
+
+
+def _signal(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError("expected a signal name or number")
+    return signals.parse(str(value))
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, not {type(value).__name__}")
+    return value
+
+
+def _directory(value: Any) -> str:
+    # Checked now: a chdir failing in the forked child could only be reported as a failed exec.
+    if not os.path.isdir(_string(value)):
+        raise ValueError(f"no such directory: {value!r}")
+    return str(value)
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, not {value!r}")
+    return value
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected a whole number >= 0, not {value!r}")
+    return value
+
+
+def _choice(choices: tuple[str, ...]) -> Any:
+    def convert(value: Any) -> str:
+        if value is False and "no" in choices:
+            return "no"
+        if value not in choices:
+            raise ValueError(f"invalid value {value!r} (one of: {', '.join(choices)})")
+        return str(value)
+
+    return convert
+
+
+def _env(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ValueError('expected a table of NAME = "value"')
+    env = {}
+    for key, item in value.items():
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            raise ValueError(f"{key}: expected a string")
+        env[key] = str(item)
+    return env
+
+
+def _depends(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise ValueError("expected a list of service names")
+
+
+def _user(value: Any) -> tuple[int, int, list[int]]:
+    import pwd
+
+    try:
+        entry = pwd.getpwuid(value) if isinstance(value, int) and not isinstance(value, bool) else None
+        if entry is None:
+            entry = pwd.getpwnam(_string(value))
+    except KeyError:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value, value, []
+        raise ValueError(f"unknown user: {value!r}") from None
+    return entry.pw_uid, entry.pw_gid, os.getgrouplist(entry.pw_name, entry.pw_gid)
+
+
+def _group(value: Any) -> int:
+    import grp
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return grp.getgrnam(_string(value)).gr_gid
+    except KeyError:
+        raise ValueError(f"unknown group: {value!r}") from None
+
+
+def _ready(value: Any) -> Ready:
+    ready = Ready()
+    if value == "notify":
+        ready.kind = "notify"
+        return ready
+    if not isinstance(value, dict):
+        raise ValueError('expected a table with one of: command, tcp, fd, notify (or the string "notify")')
+    kinds = [kind for kind in READY_KINDS if kind in value]
+    unknown = sorted(set(value) - {*READY_KINDS, "interval", "timeout"})
+    if unknown:
+        raise ValueError(f"unknown key {unknown[0]!r} (known: {', '.join((*READY_KINDS, 'interval', 'timeout'))})")
+    if len(kinds) != 1:
+        raise ValueError("needs exactly one of: command, tcp, fd, notify")
+    ready.kind = kind = kinds[0]
+    item = value[kind]
+    if kind == "command":
+        ready.command = _command(item)
+    elif kind == "tcp":
+        if isinstance(item, int) and not isinstance(item, bool):
+            ready.port = item
+        elif isinstance(item, str) and ":" in item:
+            host, _, port = item.rpartition(":")
+            ready.host = host.strip("[]") or ready.host
+            ready.port = int(port) if port.isdigit() else 0
+        if not 0 < ready.port < 65536:
+            raise ValueError(f'tcp: expected a port or "HOST:PORT", not {item!r}')
+    elif kind == "fd":
+        if isinstance(item, bool) or not isinstance(item, int) or not 3 <= item <= 1023:
+            raise ValueError(f"fd: expected a descriptor number from 3 to 1023, not {item!r}")
+        ready.fd = item
+    elif item is not True:
+        raise ValueError("notify: expected true")
+    if "interval" in value:
+        ready.interval = max(_duration(value["interval"]), 0.01)
+    if "timeout" in value:
+        ready.timeout = _duration(value["timeout"])
+    return ready
+
+
+# key -> (converter, attribute)
+FIELDS: dict[str, tuple[Any, str]] = {
+    "command": (_command, "command"),
+    "env": (_env, "env"),
+    "cwd": (_directory, "cwd"),
+    "user": (_user, ""),
+    "group": (_group, "gid"),
+    "restart": (_choice(RESTART_POLICIES), "restart"),
+    "backoff_initial": (_duration, "backoff_initial"),
+    "backoff_max": (_duration, "backoff_max"),
+    "backoff_reset": (_duration, "backoff_reset"),
+    "start_limit": (_count, "start_limit"),
+    "start_limit_window": (_duration, "start_limit_window"),
+    "stop_signal": (_signal, "stop_signal"),
+    "stop_grace": (_duration, "stop_grace"),
+    "depends_on": (_depends, "depends_on"),
+    "ready": (_ready, "ready"),
+    "critical": (_bool, "critical"),
+    "output": (_choice(OUTPUTS), "output"),
+}
+
+
+def _service(name: str, table: Any, problems: _Problems) -> ServiceSpec:
+    spec = ServiceSpec(name)
+    if not NAME_PATTERN.match(name):
+        problems.add(name, None, "invalid service name (letters, digits, '_', '.', '-')")
+    if not isinstance(table, dict):
+        problems.add(name, None, "expected a table")
+        return spec
+    for key in table:
+        if key not in FIELDS:
+            problems.add(name, key, f"unknown key (known: {', '.join(FIELDS)})")
+    if "command" not in table:
+        problems.add(name, "command", "missing (every service needs a command)", line_key="")
+    group_given = "group" in table
+    for key, (convert, attr) in FIELDS.items():
+        if key not in table:
+            continue
+        try:
+            value = convert(table[key])
+        except ValueError as exc:
+            problems.add(name, key, str(exc))
+            continue
+        if key == "user":
+            spec.uid, gid, spec.groups = value
+            if not group_given:
+                spec.gid = gid
+        else:
+            setattr(spec, attr, value)
+    if spec.backoff_max < spec.backoff_initial:
+        problems.add(name, "backoff_max", "must not be less than backoff_initial")
+    return spec
+
+
+def _check_graph(specs: dict[str, ServiceSpec], problems: _Problems) -> None:
+    for spec in specs.values():
+        for dep in spec.depends_on:
+            if dep not in specs:
+                problems.add(spec.name, "depends_on", f"unknown service {dep!r}")
+            elif dep == spec.name:
+                problems.add(spec.name, "depends_on", "a service cannot depend on itself")
+    # Depth-first search; each cycle is reported once, at the service that closes it.
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+    reported: set[frozenset[str]] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for dep in specs[name].depends_on:
+            if dep not in specs or dep == name:
+                continue
+            if state.get(dep) == 1:
+                cycle = [*path[path.index(dep) :], dep]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    problems.add(name, "depends_on", f"dependency cycle: {' -> '.join(cycle)}")
+            elif dep not in state:
+                visit(dep, [*path, dep])
+        state[name] = 2
+
+    for name in specs:
+        if name not in state:
+            visit(name, [name])
+
+
+def parse_toml(text: str, path: str) -> dict[str, ServiceSpec]:
+    import tomllib
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message ends with "(at line L, column C)": lead with the line instead.
+        message = str(exc)
+        found = re.search(r"\(at line (\d+), column (\d+)\)$", message)
+        if found:
+            message = message[: found.start()].strip()
+            raise ConfigError([f"{path}:{found.group(1)}: syntax: {message} (column {found.group(2)})"]) from None
+        raise ConfigError([f"{path}: syntax: {message}"]) from None
+    problems = _Problems(path, text)
+    for key in data:
+        if key != "services":
+            problems.add(None, key, "unknown top-level key (known: services)")
+    services = data.get("services", {})
+    specs: dict[str, ServiceSpec] = {}
+    if not isinstance(services, dict):
+        problems.add(None, "services", "expected a table of [services.NAME] tables")
+    elif not services:
+        problems.add(None, "services", "no services defined ([services.NAME] tables)")
+    else:
+        for name, table in services.items():
+            specs[name] = _service(name, table, problems)
+        _check_graph(specs, problems)
+    if problems.items:
+        raise ConfigError(problems.items)
+    return specs
+
+
+PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9_.-]*)\s*:\s*(.+)$")
+
+
+def parse_procfile(text: str, path: str) -> dict[str, ServiceSpec]:
+    """foreman/honcho: ``name: command``, run by ``sh -c`` as they do.
+
+    As in foreman, the first process to end ends them all: every entry is
+    critical and never restarted.
+    """
+    specs: dict[str, ServiceSpec] = {}
+    problems: list[str] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        found = PROCFILE_LINE.match(line.strip())
+        if not found:
+            problems.append(f"{path}:{number}: expected 'name: command'")
+            continue
+        name, command = found.groups()
+        if name in specs:
+            problems.append(f"{path}:{number}: {name}: defined twice")
+            continue
+        spec = ServiceSpec(name)
+        spec.command = ["sh", "-c", command]
+        spec.restart = "no"
+        spec.critical = True
+        spec.output = "prefix"
+        specs[name] = spec
+    if not specs and not problems:
+        problems.append(f"{path}: no processes defined")
+    if problems:
+        raise ConfigError(problems)
+    return specs
+
+
+def load(path: str, procfile: bool = False) -> dict[str, ServiceSpec]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: not UTF-8 text"]) from None
+    return parse_procfile(text, path) if procfile else parse_toml(text, path)
+
+
+def start_order(specs: dict[str, ServiceSpec]) -> list[str]:
+    """Dependencies before dependents; ties in file order (the graph has no cycle)."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        for dep in specs[name].depends_on:
+            visit(dep)
+        order.append(name)
+
+    for name in specs:
+        visit(name)
+    return order

@@ -1,0 +1,188 @@
+"""The control socket: line-delimited JSON over a Unix stream socket, served in the loop.
+
+One request per connection: ``{"cmd": "status"}`` -> one reply line, then the
+connection is closed. Only root and pyinit's own uid may talk to it: the file
+is mode 0600 and each peer's credentials are checked with SO_PEERCRED, so a
+socket made reachable by accident still refuses strangers. A malformed,
+oversized or slow request costs one error reply and one closed descriptor;
+it never reaches the supervisor.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+
+from pyinit import log
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from pyinit.loop import Loop, Timer
+
+    Handler = Callable[[dict[str, Any], Callable[[dict[str, Any]], None]], None]
+
+DEFAULT_PATH = "/run/pyinit.sock"
+MAX_REQUEST = 4096
+MAX_CONNECTIONS = 32
+IDLE_TIMEOUT = 10.0
+
+
+def peer_uid(sock: socket.socket) -> int:
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return int(uid)
+
+
+class Connection:
+    def __init__(self, server: Server, sock: socket.socket) -> None:
+        self.server, self.sock = server, sock
+        self.fd = sock.fileno()
+        self.buffer = b""
+        self.answered = False
+        self.timer: Timer | None = server.loop.call_later(IDLE_TIMEOUT, self.close)
+        server.loop.add_reader(self.fd, self.readable)
+
+    def readable(self) -> None:
+        try:
+            data = self.sock.recv(MAX_REQUEST + 1)
+        except BlockingIOError:
+            return
+        except OSError:
+            self.close()
+            return
+        if not data:
+            self.close()
+            return
+        self.buffer += data
+        line, newline, _rest = self.buffer.partition(b"\n")
+        if not newline:
+            if len(self.buffer) > MAX_REQUEST:
+                self.reply({"ok": False, "error": f"request too large (at most {MAX_REQUEST} bytes)"})
+            return
+        if len(line) > MAX_REQUEST:
+            self.reply({"ok": False, "error": f"request too large (at most {MAX_REQUEST} bytes)"})
+            return
+        self.server.loop.remove_reader(self.fd)  # one request per connection
+        if self.timer is not None:  # a stop may take its service's whole grace to answer
+            self.timer.cancel()
+            self.timer = None
+        request = self.parse(line)
+        if request is not None:
+            self.server.handler(request, self.reply)
+
+    def parse(self, line: bytes) -> dict[str, Any] | None:
+        import json
+
+        try:
+            request = json.loads(line)
+        except (ValueError, UnicodeDecodeError):
+            self.reply({"ok": False, "error": "malformed request (want one JSON object per line)"})
+            return None
+        if not isinstance(request, dict) or not isinstance(request.get("cmd"), str):
+            self.reply({"ok": False, "error": 'malformed request (want {"cmd": "..."})'})
+            return None
+        return request
+
+    def reply(self, message: dict[str, Any]) -> None:
+        import json
+
+        if self.answered:
+            return
+        self.answered = True
+        if self.sock.fileno() >= 0:
+            try:
+                self.sock.send(json.dumps(message).encode() + b"\n")
+            except OSError:
+                pass  # the client is gone or not reading: its loss
+        self.close()
+
+    def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.sock.fileno() >= 0:
+            self.server.loop.remove_reader(self.fd)
+            self.sock.close()
+        self.server.connections.discard(self)
+        # A deferred reply (ctl stop) arriving later finds the socket closed and is dropped.
+
+
+class Server:
+    def __init__(self, loop: Loop, path: str, handler: Handler) -> None:
+        self.loop, self.path, self.handler = loop, path, handler
+        self.connections: set[Connection] = set()
+        self.sock = self._listen(path)
+        loop.add_reader(self.sock.fileno(), self.accept)
+        log.info("control socket listening", path=path)
+
+    @staticmethod
+    def _listen(path: str) -> socket.socket:
+        if os.path.exists(path):
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            try:
+                probe.connect(path)
+            except OSError:
+                os.unlink(path)  # stale: nobody listens there
+            else:
+                raise OSError(f"another process already serves {path}")
+            finally:
+                probe.close()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+        old = os.umask(0o177)  # born 0600: no window in which others may connect
+        try:
+            sock.bind(path)
+        except OSError:
+            sock.close()
+            raise
+        finally:
+            os.umask(old)
+        sock.listen(16)
+        return sock
+
+    def accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                log.warning("control socket accept failed", error=exc.strerror)
+                return
+            conn.setblocking(False)
+            try:
+                uid = peer_uid(conn)
+            except OSError:
+                conn.close()
+                continue
+            if uid not in (0, os.getuid()):
+                log.warning("control request refused", uid=uid)
+                self._refuse(conn, "permission denied")
+                continue
+            if len(self.connections) >= MAX_CONNECTIONS:
+                self._refuse(conn, "too many connections")
+                continue
+            self.connections.add(Connection(self, conn))
+
+    @staticmethod
+    def _refuse(conn: socket.socket, error: str) -> None:
+        import json
+
+        try:
+            conn.send(json.dumps({"ok": False, "error": error}).encode() + b"\n")
+        except OSError:
+            pass
+        conn.close()
+
+    def close(self) -> None:
+        for connection in list(self.connections):
+            connection.close()
+        self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass

@@ -1,0 +1,70 @@
+"""``output = "prefix"``: a service's lines, with its name in front, read through pipes in the loop."""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyinit.loop import Loop
+
+# A line longer than this is passed on in pieces rather than buffered without bound.
+MAX_LINE = 64 * 1024
+
+
+def write_all(fd: int, data: bytes) -> None:
+    while data:
+        try:
+            written = os.write(fd, data)
+        except BlockingIOError:
+            continue  # pyinit's own stdout is blocking unless someone made it otherwise
+        except OSError:
+            return  # nobody reads our output any more: drop it
+        data = data[written:]
+
+
+class Prefixer:
+    """One pipe: the child's end goes to ``target`` in the child; we copy lines to our ``target``."""
+
+    def __init__(self, loop: Loop, prefix: bytes, target: int) -> None:
+        self.loop, self.prefix, self.target = loop, prefix, target
+        self.buffer = b""
+        self.read_end, self.write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        os.set_blocking(self.write_end, True)
+
+    def child_fds(self) -> dict[int, int]:
+        return {self.target: self.write_end}
+
+    def after_fork(self) -> None:
+        os.close(self.write_end)
+        self.write_end = -1
+        self.loop.add_reader(self.read_end, self.readable)
+
+    def readable(self) -> None:
+        try:
+            data = os.read(self.read_end, 65536)
+        except BlockingIOError:
+            return
+        if not data:  # every writer, grandchildren included, has closed it
+            self.close()
+            return
+        self.buffer += data
+        *lines, self.buffer = self.buffer.split(b"\n")
+        if len(self.buffer) > MAX_LINE:
+            lines.append(self.buffer)
+            self.buffer = b""
+        if lines:
+            write_all(self.target, b"".join(self.prefix + line + b"\n" for line in lines))
+
+    def close(self) -> None:
+        if self.write_end >= 0:
+            os.close(self.write_end)
+            self.write_end = -1
+        if self.read_end < 0:
+            return
+        if self.buffer:
+            write_all(self.target, self.prefix + self.buffer + b"\n")
+            self.buffer = b""
+        self.loop.remove_reader(self.read_end)
+        os.close(self.read_end)
+        self.read_end = -1
