@@ -738,13 +738,14 @@ def table(bench: Bench) -> str:
             row = by_mode.get(mode)
             if not row:
                 continue
-            ref = row.get("tini")
+            refname = "tini" if "tini" in row else "supervisord"  # supervision: no tini
+            ref = row.get(refname)
             cells = []
             for name in names:
                 value = row.get(name)
                 cell = fmt(value) if name in row else ""
                 if (
-                    name != "tini"
+                    name != refname
                     and isinstance(value, (int, float))
                     and isinstance(ref, (int, float))
                     and ref > 0
