@@ -87,7 +87,32 @@ def read_stat(proc_pid: int) -> Stat:
 
 
 def descendants(root: int) -> list[int]:
-    """Every descendant of ``root``, from the parent links in /proc (what psutil does)."""
+    """Every descendant of ``root``.
+
+    The kernel lists each thread's children in ``/proc/PID/task/TID/children``:
+    walking those reads a file or two per descendant, where following parent
+    links (what psutil does) reads every process on the machine, a cost a
+    subreaper on a busy host would pay on every exit.
+    """
+    if not os.path.exists(f"/proc/{root}/task/{root}/children"):  # CONFIG_PROC_CHILDREN off
+        return descendants_by_parent_links(root)
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            kids = [
+                int(kid)
+                for tid in os.listdir(f"/proc/{pid}/task")
+                for kid in _read(f"/proc/{pid}/task/{tid}/children").split()
+            ]
+        except OSError:
+            continue  # gone meanwhile; the teardown re-scans before it ends
+        found.extend(kids)
+        todo.extend(kids)
+    return found
+
+
+def descendants_by_parent_links(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
@@ -101,6 +126,11 @@ def descendants(root: int) -> list[int]:
         found.append(pid)
         todo.extend(children.get(pid, []))
     return found
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
 
 
 def nspids(proc_pid: int | str) -> list[int]:
