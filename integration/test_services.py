@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import HERE, PYINIT, Namespace, assert_never_wakes_up, run_ns, wait_for
 
+from pyinit.ctl import exchange
+
 pytestmark = pytest.mark.timeout(90)
 
 SERVICE = [sys.executable, str(HERE / "helpers" / "service.py")]
@@ -272,20 +274,7 @@ stop_signal = "USR2"
 
 
 def raw_request(sock: Path, payload: bytes) -> bytes:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
-        s.connect(str(sock))
-        try:
-            s.sendall(payload)
-        except OSError:
-            pass
-        data = b""
-        while b"\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        return data
+    return exchange(str(sock), payload, timeout=10)
 
 
 def test_malformed_and_oversized_requests(tmp_path: Path, namespace: type[Namespace]) -> None:
