@@ -15,7 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import HERE, PYINIT, Namespace, proc_status, run_ns, wait_for
+from conftest import HERE, PYINIT, Namespace, assert_never_wakes_up, run_ns, wait_for
+
+from pyinit.ctl import exchange
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -273,20 +275,7 @@ stop_signal = "USR2"
 
 
 def raw_request(sock: Path, payload: bytes) -> bytes:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
-        s.connect(str(sock))
-        try:
-            s.sendall(payload)
-        except OSError:
-            pass
-        data = b""
-        while b"\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        return data
+    return exchange(str(sock), payload, timeout=10)
 
 
 def test_malformed_and_oversized_requests(tmp_path: Path, namespace: type[Namespace]) -> None:
@@ -429,13 +418,7 @@ ready = {{command = ["true"]}}
     wait_for(lambda: ctl(sock, "ready").returncode == 0)
     time.sleep(0.5)
 
-    def switches() -> tuple[int, int]:
-        status = proc_status(ns.init_pid)
-        return int(status["voluntary_ctxt_switches"]), int(status["nonvoluntary_ctxt_switches"])
-
-    before = switches()
-    time.sleep(3)
-    assert switches() == before
+    assert_never_wakes_up(ns.init_pid)
     ns.kill(signal.SIGTERM)
     assert ns.wait(30) == 0
 
