@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # orphans promptly, and a leaked zombie would confuse later tests.
 REAPER := unshare -fp --mount-proc $(BIN)/pyinit --grace 2 --
 
-.PHONY: venv demo test lint typecheck unit integration bench clean
+.PHONY: venv demo test lint typecheck unit integration bench bench-smoke clean
 
 venv: $(VENV)/.installed
 
@@ -34,6 +34,19 @@ integration: venv
 
 test: lint typecheck
 	$(REAPER) $(BIN)/pytest tests integration
+
+# Benchmarks against tini, dumb-init, catatonit and supervisord (benchmarks/run.py).
+# The references are installed first (apt-get, pip; idempotent); the harness runs
+# under a reaper of its own, which collects what non-subreaper inits orphan.
+# BENCH_ARGS: e.g. --json bench.json, --only startup,signals, --seed N.
+bench: venv
+	$(BIN)/python benchmarks/run.py --install-only
+	$(REAPER) $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# CI: checks the harness works (seconds), not how fast anything is.
+bench-smoke: venv
+	$(BIN)/python benchmarks/run.py --install-only || echo "bench: could not install the references; they are skipped"
+	$(REAPER) timeout 240 $(BIN)/python benchmarks/run.py --smoke $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

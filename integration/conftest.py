@@ -38,6 +38,18 @@ def proc_status(pid: int) -> dict[str, str]:
     return fields
 
 
+def assert_never_wakes_up(pid: int, seconds: float = 3.0) -> None:
+    """The kernel's context-switch counts of an idle ``pid`` stay put: it sleeps without a timeout."""
+
+    def switches() -> tuple[str, str]:
+        status = proc_status(pid)
+        return status["voluntary_ctxt_switches"], status["nonvoluntary_ctxt_switches"]
+
+    before = switches()
+    time.sleep(seconds)
+    assert switches() == before
+
+
 def ns_pid(host_pid: int) -> int:
     """A process's pid inside its innermost namespace."""
     return int(proc_status(host_pid)["NSpid"].split()[-1])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import PYINIT, RECORDER, Namespace, ns_pid, proc_status, run_ns, wait_for
+from conftest import PYINIT, RECORDER, Namespace, assert_never_wakes_up, ns_pid, proc_status, run_ns, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -257,13 +257,7 @@ def test_idle_pid_1_never_wakes_up(namespace: type[Namespace]) -> None:
     ns.child_pid()
     time.sleep(0.5)  # let start-up settle
 
-    def switches() -> tuple[int, int]:
-        status = proc_status(ns.init_pid)
-        return int(status["voluntary_ctxt_switches"]), int(status["nonvoluntary_ctxt_switches"])
-
-    before = switches()
-    time.sleep(3)
-    assert switches() == before
+    assert_never_wakes_up(ns.init_pid)
 
 
 def test_signals_pyinit_causes_itself_are_not_forwarded(tmp_path: Path, namespace: type[Namespace]) -> None:

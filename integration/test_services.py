@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -14,7 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import HERE, PYINIT, Namespace, proc_status, run_ns, wait_for
+from conftest import HERE, PYINIT, Namespace, assert_never_wakes_up, proc_status, run_ns, wait_for
+
+from pyinit.ctl import exchange
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -272,20 +275,7 @@ stop_signal = "USR2"
 
 
 def raw_request(sock: Path, payload: bytes) -> bytes:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
-        s.connect(str(sock))
-        try:
-            s.sendall(payload)
-        except OSError:
-            pass
-        data = b""
-        while b"\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        return data
+    return exchange(str(sock), payload, timeout=10)
 
 
 def test_malformed_and_oversized_requests(tmp_path: Path, namespace: type[Namespace]) -> None:
@@ -428,13 +418,7 @@ ready = {{command = ["true"]}}
     wait_for(lambda: ctl(sock, "ready").returncode == 0)
     time.sleep(0.5)
 
-    def switches() -> tuple[int, int]:
-        status = proc_status(ns.init_pid)
-        return int(status["voluntary_ctxt_switches"]), int(status["nonvoluntary_ctxt_switches"])
-
-    before = switches()
-    time.sleep(3)
-    assert switches() == before
+    assert_never_wakes_up(ns.init_pid)
     ns.kill(signal.SIGTERM)
     assert ns.wait(30) == 0
 
@@ -452,3 +436,124 @@ stop_grace = "60s"
     time.sleep(0.3)
     ns.kill(signal.SIGINT)
     assert ns.wait(30) == 0  # well before the 60 s grace
+
+
+def test_wrapped_service_is_stopped_when_its_whole_group_is(tmp_path: Path, namespace: type[Namespace]) -> None:
+    """`sh -c` (a Procfile entry) dies of the stop signal at once while its program is still
+    shutting down: a restart, or the stop of what it depends on, must wait for the program."""
+    events = tmp_path / "events"
+
+    def wrapped(name: str) -> str:  # "; true": no shell may exec the program in its place
+        return json.dumps(["sh", "-c", shlex.join([*SERVICE, name, str(events), "--stop-takes", "0.5"]) + "; true"])
+
+    toml = f"""
+[services.db]
+command = {wrapped("db")}
+
+[services.web]
+command = {wrapped("web")}
+depends_on = ["db"]
+"""
+    ns, sock = start(tmp_path, namespace, toml)
+    wait_for(lambda: "ready web" in lines(events))
+    assert ctl(sock, "restart", "web").returncode == 0
+    wait_for(lambda: lines(events).count("ready web") == 2)
+    log = lines(events)
+    assert log.index("stopped web") < [i for i, line in enumerate(log) if line.startswith("start web")][1]
+    ns.kill(signal.SIGTERM)
+    assert ns.wait(30) == 0
+    log = lines(events)
+    assert log[-4:] == ["signal web SIGTERM", "stopped web", "signal db SIGTERM", "stopped db"]
+
+
+def test_service_user_gets_its_home_and_name(tmp_path: Path) -> None:
+    """As su-exec, gosu and systemd do: a program run as another user must not look for its
+    files in root's home (unreadable to it); `env` still wins."""
+    conf = tmp_path / "s.toml"
+    conf.write_text(
+        """[services.who]
+command = ["sh", "-c", "echo $HOME $USER $LOGNAME"]
+user = "nobody"
+restart = "no"
+
+[services.mine]
+command = ["sh", "-c", "sleep 0.2; echo $HOME $USER"]
+user = "nobody"
+env = {HOME = "/tmp"}
+restart = "no"
+"""
+    )
+    result = run_ns(["--control-socket", str(tmp_path / "s"), "--config", str(conf)])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["/nonexistent nobody nobody", "/tmp nobody"]
+
+
+def test_prefixed_output_can_be_opened_by_path_as_the_service_user(tmp_path: Path) -> None:
+    """Programs write logs to /dev/stdout by name (nginx images, `ln -s /dev/stdout app.log`):
+    the pipe behind it must belong to the service's user, not to root with mode 0600."""
+    conf = tmp_path / "s.toml"
+    conf.write_text(
+        """[services.n]
+command = ["sh", "-c", "echo out > /dev/stdout && echo err > /dev/stderr"]
+user = 65534
+group = 65534
+output = "prefix"
+restart = "no"
+critical = true
+"""
+    )
+    result = run_ns(["--control-socket", str(tmp_path / "s"), "--config", str(conf)])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "n | out\n" and "n | err\n" in result.stderr
+
+
+def test_last_words_of_a_prefixed_service_are_not_lost(tmp_path: Path) -> None:
+    """A service's output and its exit can reach pyinit in one wake-up that ends the run: what
+    is still in the pipe must be copied before pyinit exits. Made certain by holding pyinit
+    in a log write (stderr a full pipe) while the service writes its last words and exits."""
+    script = (
+        "import os, signal, time\n"
+        "def bye(*_):\n"
+        "    os.write(1, b''.join(b'bye %d\\n' % i for i in range(300)))\n"
+        "    os._exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\n"
+        "os.write(1, b'up\\n')\n"
+        "time.sleep(60)\n"
+    )
+    conf = tmp_path / "s.toml"
+    conf.write_text(f'[services.s]\ncommand = {json.dumps([sys.executable, "-c", script])}\noutput = "prefix"\n')
+    out = tmp_path / "out"
+    log_r, log_w = os.pipe()
+    with out.open("w") as f:
+        ns = Namespace(["-v", "--control-socket", str(tmp_path / "c"), "--config", str(conf)], stdout=f, stderr=log_w)
+    try:
+        wait_for(lambda: "s | up" in out.read_text())
+        (service,) = ns.members()
+        # Through a description of our own: pyinit's must stay blocking.
+        filler = os.open(f"/proc/self/fd/{log_w}", os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            while True:
+                os.write(filler, b"#" * 4096)
+        except BlockingIOError:
+            pass  # full: pyinit's next log line blocks
+        finally:
+            os.close(filler)
+        ns.kill(signal.SIGTERM)  # "stopping all services" ...
+        wait_for(lambda: "pipe_write" in Path(f"/proc/{ns.init_pid}/wchan").read_text())  # anon_pipe_write on 6.x
+        os.kill(service, signal.SIGTERM)  # ... and meanwhile the service says bye and exits
+        wait_for(lambda: proc_status(service)["State"].startswith("Z"))
+        os.close(log_w)
+        log_w = -1
+        os.set_blocking(log_r, False)
+        while ns.proc.poll() is None:  # let pyinit log on
+            try:
+                os.read(log_r, 65536)
+            except BlockingIOError:
+                time.sleep(0.01)
+        assert ns.wait(30) == 0
+    finally:
+        ns.close()
+        os.close(log_r)
+        if log_w >= 0:
+            os.close(log_w)
+    assert out.read_text().count("s | bye") == 300

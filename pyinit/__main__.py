@@ -1,7 +1,5 @@
 """``python -m pyinit``: the same as the ``pyinit`` command."""
 
-import sys
+from pyinit.entry import run
 
-from pyinit.cli import main
-
-sys.exit(main())
+run()

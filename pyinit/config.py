@@ -56,6 +56,7 @@ class ServiceSpec:
         self.uid: int | None = None
         self.gid: int | None = None
         self.groups: list[int] | None = None
+        self.user_env: dict[str, str] = {}  # HOME, USER, LOGNAME of ``user``; ``env`` wins
         self.restart = "on-failure"
         self.backoff_initial = 0.5
         self.backoff_max = 30.0
@@ -215,7 +216,7 @@ def _depends(value: Any) -> list[str]:
     raise ValueError("expected a list of service names")
 
 
-def _user(value: Any) -> tuple[int, int, list[int]]:
+def _user(value: Any) -> tuple[int, int, list[int], dict[str, str]]:
     import pwd
 
     try:
@@ -224,9 +225,11 @@ def _user(value: Any) -> tuple[int, int, list[int]]:
             entry = pwd.getpwnam(_string(value))
     except KeyError:
         if isinstance(value, int) and not isinstance(value, bool):
-            return value, value, []
+            return value, value, [], {}
         raise ValueError(f"unknown user: {value!r}") from None
-    return entry.pw_uid, entry.pw_gid, os.getgrouplist(entry.pw_name, entry.pw_gid)
+    # As su-exec, gosu and systemd: the program must not look for its files in root's home.
+    user_env = {"HOME": entry.pw_dir, "USER": entry.pw_name, "LOGNAME": entry.pw_name}
+    return entry.pw_uid, entry.pw_gid, os.getgrouplist(entry.pw_name, entry.pw_gid), user_env
 
 
 def _group(value: Any) -> int:
@@ -323,7 +326,7 @@ def _service(name: str, table: Any, problems: _Problems) -> ServiceSpec:
             problems.add(name, key, str(exc))
             continue
         if key == "user":
-            spec.uid, gid, spec.groups = value
+            spec.uid, gid, spec.groups, spec.user_env = value
             if not group_given:
                 spec.gid = gid
         else:

@@ -73,20 +73,30 @@ def parse(args: Sequence[str], env: Mapping[str, str]) -> tuple[str, bool, dict[
     return path, raw, request
 
 
-def call(path: str, request: dict[str, Any], timeout: float = 300.0) -> dict[str, Any]:
-    import json
+def exchange(path: str, payload: bytes, timeout: float = 300.0) -> bytes:
+    """Send ``payload`` to the control socket; the reply up to its first newline (or EOF)."""
     import socket
 
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         sock.connect(path)
-        sock.sendall(json.dumps(request).encode() + b"\n")
+        try:
+            sock.sendall(payload)
+        except OSError:  # the server may refuse and close before reading it all
+            pass
         data = b""
         while b"\n" not in data:
             chunk = sock.recv(65536)
             if not chunk:
                 break
             data += chunk
+    return data
+
+
+def call(path: str, request: dict[str, Any], timeout: float = 300.0) -> dict[str, Any]:
+    import json
+
+    data = exchange(path, json.dumps(request).encode() + b"\n", timeout)
     reply = json.loads(data.partition(b"\n")[0] or b"null")
     if not isinstance(reply, dict):
         raise ValueError("no reply")

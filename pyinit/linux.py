@@ -1,16 +1,17 @@
 """The few Linux calls the standard library lacks, each wrapped once.
 
-ctypes costs a couple of milliseconds to import, so this module is imported
-only after the child has been spawned, or inside the forked child itself.
+Built on ``_ctypes``, the C half of ctypes: the ``ctypes`` package itself
+costs about 1.6 ms more to import (it defines dozens of types pyinit never
+uses), on the path from exec to the child running. Three calls need only an
+int-returning C function taking ints and byte buffers, which ``_ctypes``
+provides with two tiny classes.
 """
 
 from __future__ import annotations
 
-import ctypes
+import _ctypes
 import os
 import sys
-
-_libc = ctypes.CDLL(None, use_errno=True)
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -24,37 +25,61 @@ SYS_RT_SIGACTION_BY_MACHINE = {"x86_64": 13, "aarch64": 134, "armv7l": 174, "ppc
 # One signalfd_siginfo record, as the kernel writes it (man 2 signalfd).
 SIGINFO_SIZE = 128
 
-# The kernel's sigset_t: 64 bits. glibc's is 1024 bits; both start the same way.
-_SigSet = ctypes.c_uint64 * 16
+
+class _CInt(_ctypes._SimpleCData):  # type: ignore[type-arg]
+    _type_ = "i"
+
+
+class _CFunction(_ctypes.CFuncPtr):
+    """A libc function returning int, with errno saved for :func:`_ctypes.get_errno`."""
+
+    _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+    _restype_ = _CInt
+
+
+class _Libc:
+    """What CFuncPtr asks of a library: its dlopen handle (None: the process's own symbols)."""
+
+    _handle = _ctypes.dlopen(None, os.RTLD_NOW)  # type: ignore[arg-type]  # typeshed lacks None
+
+
+def _function(name: str) -> _CFunction:
+    return _CFunction((name, _Libc()))  # type: ignore[arg-type]  # typeshed wants a ctypes.CDLL
+
+
+_signalfd = _function("signalfd")
+_prctl = _function("prctl")
+_syscall = _function("syscall")
 
 
 def _raise_errno(what: str) -> None:
-    err = ctypes.get_errno()
+    err = _ctypes.get_errno()
     raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def _sigset(signals: set[int] | list[int]) -> ctypes.Array[ctypes.c_uint64]:
-    mask = _SigSet()
+def _sigset(signals: set[int] | list[int]) -> bytes:
+    """A sigset_t: the kernel reads 64 bits, glibc's type is 1024; both start the same way."""
+    bits = 0
     for sig in signals:
-        mask[(sig - 1) // 64] |= 1 << ((sig - 1) % 64)
-    return mask
+        bits |= 1 << (sig - 1)
+    return bits.to_bytes(128, sys.byteorder)
 
 
 def signalfd(signals: set[int] | list[int]) -> int:
     """A non-blocking, close-on-exec signalfd for ``signals`` (which must be blocked)."""
-    fd = int(_libc.signalfd(-1, ctypes.byref(_sigset(signals)), SFD_NONBLOCK | SFD_CLOEXEC))
+    fd = int(_signalfd(-1, _sigset(signals), SFD_NONBLOCK | SFD_CLOEXEC))
     if fd < 0:
         _raise_errno("signalfd")
     return fd
 
 
 def set_child_subreaper() -> None:
-    if _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    if _prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         _raise_errno("prctl(PR_SET_CHILD_SUBREAPER)")
 
 
 def set_parent_death_signal(sig: int) -> None:
-    if _libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
+    if _prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
         _raise_errno("prctl(PR_SET_PDEATHSIG)")
 
 
@@ -68,11 +93,11 @@ def reset_signal_dispositions() -> None:
     """
     number = SYS_RT_SIGACTION_BY_MACHINE.get(os.uname().machine, SYS_RT_SIGACTION)
     # struct kernel_sigaction, all zero: handler SIG_DFL, no flags, empty mask.
-    action = (ctypes.c_uint64 * 4)()
+    action = bytes(32)
     for sig in range(1, 65):
         if sig in (9, 19):  # SIGKILL and SIGSTOP cannot be changed
             continue
-        _libc.syscall(number, sig, ctypes.byref(action), None, 8)
+        _syscall(number, sig, action, None, 8)
 
 
 def parse_siginfo(record: bytes) -> tuple[int, int, int]:

@@ -99,6 +99,8 @@ class Loop:
         return max(self._timers[0].when - time.monotonic(), 0.0)
 
     def _run_due_timers(self) -> None:
+        if not self._timers:
+            return
         now = time.monotonic()
         while self._timers and self._timers[0].when <= now:
             timer = heapq.heappop(self._timers)
@@ -106,13 +108,18 @@ class Loop:
                 self._guard(timer.callback)
 
     def _drain_signals(self) -> None:
+        size = linux.SIGINFO_SIZE * 32
         while True:
             try:
-                data = os.read(self._sigfd, linux.SIGINFO_SIZE * 32)
+                data = os.read(self._sigfd, size)
             except BlockingIOError:
                 return
             for start in range(0, len(data), linux.SIGINFO_SIZE):
                 self._guard(self._on_signal, *linux.parse_siginfo(data[start : start + linux.SIGINFO_SIZE]))
+            if len(data) < size:
+                # The queue was empty: one read (and its EAGAIN exception) less per
+                # wake-up. A signal queued since makes the fd readable again.
+                return
 
     def _guard(self, callback: Callable[..., None], *args: int) -> None:
         try:

@@ -26,11 +26,15 @@ def write_all(fd: int, data: bytes) -> None:
 class Prefixer:
     """One pipe: the child's end goes to ``target`` in the child; we copy lines to our ``target``."""
 
-    def __init__(self, loop: Loop, prefix: bytes, target: int) -> None:
+    def __init__(self, loop: Loop, prefix: bytes, target: int, owner: tuple[int, int] | None = None) -> None:
         self.loop, self.prefix, self.target = loop, prefix, target
         self.buffer = b""
         self.read_end, self.write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         os.set_blocking(self.write_end, True)
+        if owner is not None:
+            # A pipe is its creator's, mode 0600: a service running as another user could
+            # not open /dev/stdout (/proc/self/fd/1) by name, as log settings often do.
+            os.fchown(self.write_end, *owner)
 
     def child_fds(self) -> dict[int, int]:
         return {self.target: self.write_end}
@@ -48,6 +52,9 @@ class Prefixer:
         if not data:  # every writer, grandchildren included, has closed it
             self.close()
             return
+        self.take(data)
+
+    def take(self, data: bytes) -> None:
         self.buffer += data
         *lines, self.buffer = self.buffer.split(b"\n")
         if len(self.buffer) > MAX_LINE:
@@ -62,6 +69,17 @@ class Prefixer:
             self.write_end = -1
         if self.read_end < 0:
             return
+        # What is still in the pipe: a service's last words (its shutdown messages) arrive
+        # together with its exit, and pyinit may be done before the loop reads them.
+        # Bounded: a writer that never stops must not keep pyinit from exiting.
+        for _ in range(64):
+            try:
+                data = os.read(self.read_end, 65536)
+            except OSError:  # BlockingIOError: nothing more for now
+                break
+            if not data:
+                break
+            self.take(data)
         if self.buffer:
             write_all(self.target, self.prefix + self.buffer + b"\n")
             self.buffer = b""

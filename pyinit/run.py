@@ -17,12 +17,14 @@ if TYPE_CHECKING:
 
 def become_reaper(settings: Settings) -> None:
     """PID 1 reaps by nature; anywhere else, ask to inherit our orphans."""
-    from pyinit import linux
-
     if settings.pdeathsig:
+        from pyinit import linux
+
         linux.set_parent_death_signal(settings.pdeathsig)
     if os.getpid() == 1:
-        return
+        return  # linux (ctypes) is then first imported after the child runs
+    from pyinit import linux
+
     try:
         linux.set_child_subreaper()
     except OSError as exc:

@@ -18,8 +18,6 @@ import _signal
 import errno
 import os
 
-from pyinit import linux
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -148,16 +146,13 @@ def _become(
                 os.setuid(uid)
         if cwd is not None:
             os.chdir(cwd)
-        linux.reset_signal_dispositions()
+        _reset_ignored_signals()
         if child_signals == INHERIT:
             _inherit_signals()
         else:
             _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
         try:
-            if env is None:
-                os.execvp(argv[0], list(argv))
-            else:
-                os.execvpe(argv[0], list(argv), env)
+            _exec(list(argv), os.environ if env is None else env)
         except OSError as exc:
             err = exc.errno or errno.ENOEXEC
             code = 127 if err == errno.ENOENT else 126
@@ -165,6 +160,53 @@ def _become(
     except BaseException:
         pass
     os._exit(code)
+
+
+def _exec(argv: list[str], env: Mapping[str, str]) -> None:
+    """``os.execvpe`` without its ``import warnings`` (about 1 ms in the child before exec).
+
+    Same search: a name with a slash is run as is; otherwise each PATH entry
+    in turn, reporting the first error other than "not found"."""
+    if "/" in argv[0]:
+        os.execve(argv[0], argv, env)
+    first: OSError | None = None
+    last: OSError = FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
+    for directory in env.get("PATH", os.defpath).split(os.pathsep):
+        try:
+            os.execve(os.path.join(directory or ".", argv[0]), argv, env)
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            last = exc
+        except OSError as exc:
+            first = first or exc
+            last = exc
+    raise first or last
+
+
+def _reset_ignored_signals() -> None:
+    """Put back to SIG_DFL every signal ignored here, the only dispositions exec keeps.
+
+    The ignored set comes from /proc/self/status, so the usual case (Python's
+    SIGPIPE and SIGXFSZ) costs two ``signal()`` calls, not ctypes (about 2 ms
+    to import in the child before exec). Python refuses glibc's 32 and 33, so
+    when those are ignored, or /proc cannot tell, the raw system call resets all.
+    """
+    ignored = -1
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"SigIgn:"):
+                    ignored = int(line.split()[1], 16)
+                    break
+    except (OSError, ValueError):
+        pass
+    if ignored < 0 or ignored & (0b11 << 31):  # bit N-1 is signal N
+        from pyinit import linux
+
+        linux.reset_signal_dispositions()
+        return
+    for sig in range(1, 65):
+        if ignored >> (sig - 1) & 1:
+            _signal.signal(sig, _signal.SIG_DFL)
 
 
 def _inherit_signals() -> None:

@@ -33,6 +33,10 @@ ACTIVE = frozenset({"starting", "ready", "stopping"})
 FINAL = frozenset({"exited", "failed", "stopped"})
 
 
+def _id(value: int | None) -> int:
+    return -1 if value is None else value  # -1: unchanged, for chown
+
+
 def describe_status(status: int) -> str:
     fields = describe(status)
     if "signal" in fields:
@@ -46,6 +50,8 @@ class Service:
         self.name = spec.name
         self.state = "waiting"
         self.pid: int | None = None
+        # Its process group, kept after the leader exits while a stop waits for the rest of it.
+        self.pgid: int | None = None
         self.started_at = 0.0
         self.restarts = 0
         self.failures = 0  # consecutive short runs, for the back-off
@@ -106,6 +112,7 @@ class Supervisor:
     def on_signal(self, sig: int, code: int, sender: int) -> None:
         if sig == signals.SIGCHLD:
             self.reaper.reap()
+            self.check_groups()
             return
         if sender == os.getpid() or sig in signals.JOB_CONTROL:
             return
@@ -124,14 +131,27 @@ class Supervisor:
                 self._kill(service, target)
 
     def _kill(self, service: Service, sig: int) -> None:
-        assert service.pid is not None
+        assert service.pgid is not None
         try:  # the whole group: a service's own children (sh -c ...) hear it too
-            os.killpg(service.pid, sig)
+            os.killpg(service.pgid, sig)
         except ProcessLookupError:
+            if service.pid is None:
+                return
             try:
                 os.kill(service.pid, sig)
             except ProcessLookupError:
                 pass
+
+    def group_alive(self, service: Service) -> bool:
+        if service.pgid is None:
+            return False
+        try:
+            os.killpg(service.pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # members we may not signal, but members
+        return True
 
     # -- starting ---------------------------------------------------------------
     def schedule(self) -> None:
@@ -184,10 +204,11 @@ class Supervisor:
             if spec.output == "prefix":
                 from pyinit.output import Prefixer
 
+                owner = None if spec.uid is None and spec.gid is None else (_id(spec.uid), _id(spec.gid))
                 for fd in (1, 2):
-                    outputs.append(Prefixer(self.loop, self.prefixes[service.name], fd))
+                    outputs.append(Prefixer(self.loop, self.prefixes[service.name], fd, owner))
                     fds.update(outputs[-1].child_fds())
-            env = {**os.environ, **spec.env, **extra_env}
+            env = {**os.environ, **spec.user_env, **spec.env, **extra_env}
             credentials = None if spec.uid is None and spec.gid is None else (spec.uid, spec.gid, spec.groups)
             pid, failure = spawn.spawn(spec.command, spawn.PGROUP, None, env, spec.cwd, credentials, fds)
         except OSError as exc:
@@ -206,7 +227,7 @@ class Supervisor:
         if failure is not None:
             log.warning("service cannot run", service=service.name, error=str(failure))
         service.state = "starting"
-        service.pid = pid
+        service.pid = service.pgid = pid
         service.started_at = time.monotonic()
         service.probe = probe
         service.outputs = outputs
@@ -237,21 +258,24 @@ class Supervisor:
         spec = service.spec
         now = time.monotonic()
         service.pid = None
-        service.cancel_timer()
         if service.probe is not None:
             service.probe.cancel()
             service.probe = None
         code = exit_code(status)
         service.last_exit = describe_status(status)
         service.last_code = code
+        if service.state == "stopping" and self.group_alive(service):
+            # A wrapper (`sh -c`, every Procfile entry) dies of the stop signal at once while
+            # the program it ran is still shutting down: the service is stopped when its whole
+            # group is gone, or a restart (the port still taken) or a dependency's stop would
+            # overlap with it. The rest are orphans now, ours, so their exits wake us up
+            # (check_groups); the stop grace keeps running.
+            log.info("service leader exited; waiting for its process group", service=service.name, pid=pid)
+            return
+        service.pgid = None
+        service.cancel_timer()
         if service.state == "stopping" or self.stopping:
-            service.state = "stopped"
-            log.info("service stopped", service=service.name, status=service.last_exit)
-            callbacks, service.on_stopped = service.on_stopped, []
-            for callback in callbacks:
-                callback()
-            if self.stopping:
-                self.continue_shutdown()
+            self.stopped(service)
             return
         failed = code != 0
         (log.warning if failed else log.info)("service exited", service=service.name, pid=pid, **describe(status))
@@ -278,6 +302,23 @@ class Supervisor:
             return
         service.state = "failed" if failed else "exited"
         self.ended(service)
+
+    def stopped(self, service: Service) -> None:
+        service.pgid = None
+        service.cancel_timer()
+        service.state = "stopped"
+        log.info("service stopped", service=service.name, status=service.last_exit)
+        callbacks, service.on_stopped = service.on_stopped, []
+        for callback in callbacks:
+            callback()
+        if self.stopping:
+            self.continue_shutdown()
+
+    def check_groups(self) -> None:
+        """Finish the stops that were waiting for the rest of a service's process group."""
+        for service in self.services.values():
+            if service.state == "stopping" and service.pid is None and not self.group_alive(service):
+                self.stopped(service)
 
     def restart_due(self, service: Service) -> None:
         service.timer = None
@@ -326,14 +367,14 @@ class Supervisor:
     def stop(self, service: Service, then: Callable[[], None] | None = None) -> None:
         if then is not None:
             service.on_stopped.append(then)
-        if service.pid is None:
+        if service.state == "stopping":
+            return
+        if service.pgid is None:
             service.cancel_timer()
             service.state = "stopped"
             callbacks, service.on_stopped = service.on_stopped, []
             for callback in callbacks:
                 callback()
-            return
-        if service.state == "stopping":
             return
         spec = service.spec
         service.cancel_timer()
@@ -348,9 +389,11 @@ class Supervisor:
 
         def too_late() -> None:
             service.timer = None
-            if service.pid is not None:
+            if service.pgid is not None:
                 log.warning("service did not stop in time; killing it", service=service.name)
                 self._kill(service, signals.SIGKILL)
+                if service.pid is None:  # only the rest of its group was left: it is as good as gone
+                    self.stopped(service)
 
         service.timer = self.loop.call_later(spec.stop_grace, too_late)
 
@@ -360,7 +403,7 @@ class Supervisor:
         self.stopping = True
         log.info("stopping all services", reason=reason)
         for service in self.services.values():
-            if service.pid is None:
+            if service.pgid is None:
                 service.cancel_timer()
                 if service.state in ("waiting", "backoff"):
                     service.state = "stopped"
@@ -370,7 +413,7 @@ class Supervisor:
         """A second stop request (Ctrl-C twice): no more grace for the services, nor for the rest."""
         if self.teardown is not None:
             self.teardown.hurry()
-        running = [s for s in self.services.values() if s.pid is not None]
+        running = [s for s in self.services.values() if s.pgid is not None]
         if running:
             log.warning("stop requested again; killing the services now", signal=signals.name(sig))
         for service in running:
@@ -378,11 +421,11 @@ class Supervisor:
 
     def continue_shutdown(self) -> None:
         """Stop each service once everything that depends on it is down; then the rest of the namespace."""
-        running = [s for s in self.services.values() if s.pid is not None]
+        running = [s for s in self.services.values() if s.pgid is not None]
         for service in running:
             if service.state == "stopping":
                 continue
-            if all(self.services[d].pid is None for d in self.dependents[service.name]):
+            if all(self.services[d].pgid is None for d in self.dependents[service.name]):
                 self.stop(service)
         if not running and not self.tearing_down:
             self.tearing_down = True
@@ -449,7 +492,7 @@ class Supervisor:
         self.stop(service, again)
 
     def request_start(self, service: Service) -> None:
-        if service.pid is not None:
+        if service.pgid is not None:
             return
         service.cancel_timer()
         service.failures = 0

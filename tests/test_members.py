@@ -51,6 +51,7 @@ def test_descendants_from_proc_match_psutil(sleeper: subprocess.Popen[bytes]) ->
     expected = {p.pid for p in psutil.Process().children(recursive=True)}
     assert sleeper.pid in expected
     assert set(members.descendants(os.getpid())) == expected
+    assert set(members.descendants_by_parent_links(os.getpid())) == expected  # kernels without children files
 
 
 def test_known_members_are_not_opened_twice(sleeper: subprocess.Popen[bytes]) -> None:

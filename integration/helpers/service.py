@@ -1,11 +1,12 @@
 """A test service: appends what happens to it to an events file, one line per event.
 
 usage: service.py NAME EVENTS [--ready-after SECS] [--ready-file PATH] [--listen PORT]
-                  [--ready-fd N] [--notify] [--exit CODE] [--run SECS]
+                  [--ready-fd N] [--notify] [--exit CODE] [--run SECS] [--stop-takes SECS]
 
 Events: "start NAME PID", "ready NAME", "signal NAME SIGNAME", each line
 written with one append. On a stop signal (TERM, INT, QUIT, HUP, USR1, USR2)
-it records it and exits 0. --exit CODE: exit with CODE after --run SECS.
+it records it and exits 0 (--stop-takes: after that long, recording "stopped NAME"
+first, as a server that finishes its requests). --exit CODE: exit with CODE after --run SECS.
 """
 
 import os
@@ -31,10 +32,15 @@ def record(line: str) -> None:
 def stop(signum: int, frame: object) -> None:
     record(f"signal {name} {signal.Signals(signum).name}")
     time.sleep(0.1)  # dependents must be gone before we are asked: give a wrong order a chance to show
+    if "--stop-takes" in args:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # a shutdown is not interrupted
+        time.sleep(float(opt("--stop-takes") or 0))
+        record(f"stopped {name}")
     sys.exit(0)
 
 
-for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
+for sig in STOP_SIGNALS:
     signal.signal(sig, stop)
 record(f"start {name} {os.getpid()}")
 time.sleep(float(opt("--ready-after", "0") or 0))

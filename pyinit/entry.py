@@ -1,0 +1,22 @@
+"""The ``pyinit`` command: run the init, then leave without finalizing the interpreter.
+
+Finalization (module teardown, a last garbage collection) costs about 3 ms
+after the child has exited and everything is reaped, on the path the start-up
+benchmark measures. An init has nothing left to clean up by then: flush what
+was written and exit.
+"""
+
+import os
+import sys
+
+from pyinit.cli import main
+
+
+def run() -> None:
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken stream must not change the status
+            pass
+    os._exit(code)
