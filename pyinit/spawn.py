@@ -146,9 +146,11 @@ def _become(
                 os.setuid(uid)
         if cwd is not None:
             os.chdir(cwd)
+        # Read before the reset, which rewrites Python's table of handlers.
+        inherited = _ignored_at_start() if child_signals == INHERIT else []
         _reset_ignored_signals()
         if child_signals == INHERIT:
-            _inherit_signals()
+            _inherit_signals(inherited)
         else:
             _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
         try:
@@ -209,19 +211,23 @@ def _reset_ignored_signals() -> None:
             _signal.signal(sig, _signal.SIG_DFL)
 
 
-def _inherit_signals() -> None:
-    """Give back what pyinit was started with, as tini does: a parent that ignored
-    SIGHUP (nohup) or blocked a signal meant the program to run that way.
+def _ignored_at_start() -> list[int]:
+    """The signals pyinit's parent left ignored, from Python's table of handlers
+    (filled in at start-up), but SIGPIPE and SIGXFSZ: Python ignores those
+    itself, so whether the parent did cannot be told."""
+    ignored = _signal.SIG_IGN
+    return [
+        sig for sig in _signal.valid_signals() if sig not in (SIGPIPE, SIGXFSZ) and _signal.getsignal(sig) == ignored
+    ]
 
-    Python's table still says which signals were ignored at start, except that
-    Python itself ignores SIGPIPE and SIGXFSZ (so those cannot be told apart and
-    stay at the default).
-    """
+
+def _inherit_signals(ignored: list[int]) -> None:
+    """Give back what pyinit was started with, as tini does: a parent that ignored
+    SIGHUP (nohup) or blocked a signal meant the program to run that way."""
     import pyinit
 
-    for sig in _signal.valid_signals():
-        if sig not in (SIGPIPE, SIGXFSZ) and _signal.getsignal(sig) == _signal.SIG_IGN:
-            _signal.signal(sig, _signal.SIG_IGN)
+    for sig in ignored:
+        _signal.signal(sig, _signal.SIG_IGN)
     _signal.pthread_sigmask(_signal.SIG_SETMASK, pyinit.ORIGINAL_MASK)
 
 
