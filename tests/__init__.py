@@ -1,0 +1,1 @@
+"""Unit tests (a package, so its conftest never shadows the integration suite's)."""
