@@ -12,7 +12,7 @@ import os
 import re
 
 from pyinit import signals
-from pyinit.cli import parse_duration
+from pyinit.options import parse_duration
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

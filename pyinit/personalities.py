@@ -15,7 +15,7 @@ import errno
 import os
 
 from pyinit import __version__, signals, spawn
-from pyinit.cli import (
+from pyinit.options import (
     NATIVE_OPTIONS,
     EarlyExit,
     Option,
