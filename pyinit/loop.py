@@ -49,7 +49,6 @@ class Loop:
         self._timers: list[Timer] = []
         self._seq = 0
         self._epoll.register(self._sigfd, select.EPOLLIN)
-        self.stopped = False
 
     # -- registration ------------------------------------------------------
     def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
@@ -74,16 +73,9 @@ class Loop:
         heapq.heappush(self._timers, timer)
         return timer
 
-    def stop(self) -> None:
-        self.stopped = True
-
     # -- running ------------------------------------------------------------
-    def run(self) -> None:
-        """Wait and dispatch until ``stop()``."""
-        while not self.stopped:
-            self.run_once()
-
     def run_once(self) -> None:
+        """Wait for the next events (or the nearest deadline) and dispatch them."""
         for fd, _events in self._epoll.poll(self._timeout()):
             if fd == self._sigfd:
                 self._drain_signals()

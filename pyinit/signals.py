@@ -43,10 +43,6 @@ def catchable() -> set[int]:
     return {int(sig) for sig in _signal.valid_signals()} - {SIGKILL, SIGSTOP}
 
 
-def block_all() -> None:
-    _signal.pthread_sigmask(_signal.SIG_BLOCK, catchable())
-
-
 def name(sig: int) -> str:
     if sig in NAMES:
         return NAMES[sig]

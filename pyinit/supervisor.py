@@ -437,7 +437,6 @@ class Supervisor:
 
     def finish(self) -> None:
         self.done = True
-        self.loop.stop()
 
     # -- control --------------------------------------------------------------------
     def handle(self, request: dict[str, Any], respond: Callable[[dict[str, Any]], None]) -> None:

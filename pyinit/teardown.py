@@ -50,14 +50,13 @@ class Teardown:
         stop_signal: int = signals.SIGTERM,
         grace: float = 5.0,
         on_done: Callable[[], None] | None = None,
-        scope: Scope | None = None,
     ) -> None:
         self.loop = loop
         self.reaper = reaper
         self.stop_signal = stop_signal
         self.grace = grace
         self.on_done = on_done
-        self.scope = scope
+        self.scope: Scope | None = None  # made in start(), where its failure is handled
         self.phase = IDLE
         self.members: dict[int, Member] = {}  # by proc PID: at most one live process holds it
         self.stopped = 0  # members that went within the grace
@@ -67,10 +66,6 @@ class Teardown:
         self._started = 0.0
         self._raised_limit = False
         self._hurried = False
-
-    @property
-    def done(self) -> bool:
-        return self.phase == DONE
 
     # -- the interface --------------------------------------------------------
     def start(self) -> None:
