@@ -64,10 +64,11 @@ def detach() -> None:
 
 
 def _state(pid: int) -> str:
+    from pyinit.members import read_stat
+
     try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rpartition(b")")[2].split()[0].decode()
-    except (OSError, IndexError):
+        return read_stat(pid).state
+    except (OSError, ValueError, IndexError):  # gone, or its stat cut short as it exits
         return ""
 
 
