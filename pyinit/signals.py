@@ -7,6 +7,7 @@ and costs several milliseconds on the path from exec to the child running.
 from __future__ import annotations
 
 import _signal
+import os
 
 SIGHUP = 1
 SIGINT = 2
@@ -41,6 +42,17 @@ class SignalError(ValueError):
 def catchable() -> set[int]:
     """Every signal pyinit blocks and collects: all valid ones but KILL and STOP."""
     return {int(sig) for sig in _signal.valid_signals()} - {SIGKILL, SIGSTOP}
+
+
+def group_alive(pgrp: int) -> bool:
+    """Whether process group ``pgrp`` still has a member (one we may not signal counts)."""
+    try:
+        os.killpg(pgrp, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: members we may not signal, but members
+        pass
+    return True
 
 
 def name(sig: int) -> str:

@@ -143,15 +143,7 @@ class Supervisor:
                 pass
 
     def group_alive(self, service: Service) -> bool:
-        if service.pgid is None:
-            return False
-        try:
-            os.killpg(service.pgid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True  # members we may not signal, but members
-        return True
+        return service.pgid is not None and signals.group_alive(service.pgid)
 
     # -- starting ---------------------------------------------------------------
     def schedule(self) -> None:

@@ -72,16 +72,6 @@ def _state(pid: int) -> str:
         return ""
 
 
-def _group_alive(pgrp: int) -> bool:
-    try:
-        os.killpg(pgrp, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        pass
-    return True
-
-
 class Terminal:
     """Job control across pyinit, for a pyinit that handed its terminal to the child.
 
@@ -137,5 +127,5 @@ class Terminal:
         if self.fd is None:
             return
         pgrp = self._foreground()
-        if pgrp not in (-1, os.getpgrp()) and (pgrp == self.child or not _group_alive(pgrp)):
+        if pgrp not in (-1, os.getpgrp()) and (pgrp == self.child or not signals.group_alive(pgrp)):
             self._give(os.getpgrp())
