@@ -77,7 +77,7 @@ def parse_exit_code(text: str) -> int:
 # Each option: (short letters, long names, takes a value, what it does).
 
 
-def _verbose(s: Settings, _: str) -> None:
+def more_verbose(s: Settings, _: str) -> None:
     s.verbosity += 1
 
 
@@ -86,7 +86,7 @@ def _rewrite(s: Settings, value: str) -> None:
     s.rewrite[source] = target
 
 
-def _expect(s: Settings, value: str) -> None:
+def expect_exit(s: Settings, value: str) -> None:
     s.expect_exit = s.expect_exit | {parse_exit_code(value)}
 
 
@@ -103,7 +103,7 @@ def _set(attr: str, convert: Callable[[str], object]) -> Callable[[Settings, str
     return apply
 
 
-def _flag(attr: str) -> Callable[[Settings, str], None]:
+def flag(attr: str) -> Callable[[Settings, str], None]:
     return _set(attr, lambda _: True)
 
 
@@ -122,11 +122,11 @@ def _compat_not_first(_: Settings, __: str) -> None:
 Option = tuple[str, tuple[str, ...], bool, "Callable[[Settings, str], None]"]
 
 NATIVE_OPTIONS: list[Option] = [
-    ("c", ("single-child",), False, _flag("single_child")),
+    ("c", ("single-child",), False, flag("single_child")),
     ("r", ("rewrite",), True, _rewrite),
-    ("e", ("expect-exit",), True, _expect),
-    ("s", ("subreaper",), False, _flag("subreaper")),
-    ("v", ("verbose",), False, _verbose),
+    ("e", ("expect-exit",), True, expect_exit),
+    ("s", ("subreaper",), False, flag("subreaper")),
+    ("v", ("verbose",), False, more_verbose),
     ("", ("log-format",), True, apply_log_format),
     ("", ("grace",), True, _set("grace", parse_duration)),
     ("", ("stop-signal",), True, _set("stop_signal", signals.parse)),

@@ -20,7 +20,9 @@ from pyinit.options import (
     EarlyExit,
     Option,
     UsageError,
-    parse_exit_code,
+    expect_exit,
+    flag,
+    more_verbose,
 )
 from pyinit.settings import Settings
 
@@ -71,24 +73,8 @@ class Personality:
 # -- tini ---------------------------------------------------------------------
 
 
-def _tini_verbose(s: Settings, _: str) -> None:
-    s.verbosity += 1
-
-
 def _tini_group(s: Settings, _: str) -> None:
     s.single_child = False
-
-
-def _tini_subreaper(s: Settings, _: str) -> None:
-    s.subreaper = True
-
-
-def _tini_warn(s: Settings, _: str) -> None:
-    s.warn_on_reap = True
-
-
-def _tini_expect(s: Settings, value: str) -> None:
-    s.expect_exit = s.expect_exit | {parse_exit_code(value)}
 
 
 def _tini_pdeathsig(s: Settings, value: str) -> None:
@@ -141,12 +127,12 @@ class Tini(Personality):
     name = "tini"
     options: Sequence[Option] = [
         ("h", (), False, _tini_help),
-        ("s", (), False, _tini_subreaper),
+        ("s", (), False, flag("subreaper")),
         ("p", (), True, _tini_pdeathsig),
-        ("v", (), False, _tini_verbose),
-        ("w", (), False, _tini_warn),
+        ("v", (), False, more_verbose),
+        ("w", (), False, flag("warn_on_reap")),
         ("g", (), False, _tini_group),
-        ("e", (), True, _tini_expect),
+        ("e", (), True, expect_exit),
         ("l", (), False, _tini_license),
     ]
 
@@ -205,10 +191,6 @@ def _dumb_rewrite(s: Settings, value: str) -> None:
     s.rewrite[_dumb_signal(source, False)] = _dumb_signal(target, True)
 
 
-def _dumb_single_child(s: Settings, _: str) -> None:
-    s.single_child = True
-
-
 def _dumb_verbose(s: Settings, _: str) -> None:
     s.verbosity = max(s.verbosity, 2)
 
@@ -257,7 +239,7 @@ class DumbInit(Personality):
     name = "dumb-init"
     options: Sequence[Option] = [
         ("h", ("help",), False, _dumb_help),
-        ("c", ("single-child",), False, _dumb_single_child),
+        ("c", ("single-child",), False, flag("single_child")),
         ("r", ("rewrite",), True, _dumb_rewrite),
         ("l", ("list",), False, _dumb_list),
         ("v", ("verbose",), False, _dumb_verbose),
