@@ -176,7 +176,7 @@ class Tini(Personality):
 DUMB_INIT_MAXSIG = 31
 
 
-def _dumb_signal(text: str, allow_zero: bool) -> int:
+def _dumb_signal(text: str, allow_zero: bool = False) -> int:
     """A signal as dumb-init's -r takes it: 1-31 (0 as a target), by number or name."""
     number = signals.parse(text, allow_zero=allow_zero)
     if number > DUMB_INIT_MAXSIG:
@@ -185,10 +185,8 @@ def _dumb_signal(text: str, allow_zero: bool) -> int:
 
 
 def _dumb_rewrite(s: Settings, value: str) -> None:
-    source, sep, target = value.partition(":")
-    if not sep:
-        raise ValueError(f"invalid rewrite (want FROM:TO): {value}")
-    s.rewrite[_dumb_signal(source, False)] = _dumb_signal(target, True)
+    source, target = signals.parse_rewrite(value, _dumb_signal)
+    s.rewrite[source] = target
 
 
 def _dumb_verbose(s: Settings, _: str) -> None:

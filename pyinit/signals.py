@@ -9,6 +9,10 @@ from __future__ import annotations
 import _signal
 import os
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 SIGHUP = 1
 SIGINT = 2
 SIGQUIT = 3
@@ -85,12 +89,14 @@ def parse(text: str, allow_zero: bool = False) -> int:
     raise SignalError(f"invalid signal: {text}")
 
 
-def parse_rewrite(text: str) -> tuple[int, int]:
-    """``SIG:SIG`` -> (from, to); a target of 0 drops the signal."""
+def parse_rewrite(text: str, parse_one: Callable[..., int] | None = None) -> tuple[int, int]:
+    """``SIG:SIG`` -> (from, to); a target of 0 drops the signal. ``parse_one``
+    (default :func:`parse`) reads each side, taking ``allow_zero`` as ``parse`` does."""
+    one = parse if parse_one is None else parse_one
     source, sep, target = text.partition(":")
     if not sep:
         raise SignalError(f"invalid rewrite (want FROM:TO): {text}")
-    return parse(source), parse(target, allow_zero=True)
+    return one(source), one(target, allow_zero=True)
 
 
 def rewrite(sig: int, table: dict[int, int]) -> int:
