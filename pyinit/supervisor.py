@@ -68,6 +68,12 @@ class Service:
             self.timer.cancel()
             self.timer = None
 
+    def notify_stopped(self) -> None:
+        """Call (once) whoever waits for this stop: a control request's reply, a restart."""
+        callbacks, self.on_stopped = self.on_stopped, []
+        for callback in callbacks:
+            callback()
+
     def satisfies_dependents(self) -> bool:
         """Ready, or a one-shot that finished well."""
         return self.state == "ready" or (self.state == "exited" and self.last_code == 0)
@@ -300,9 +306,7 @@ class Supervisor:
         service.cancel_timer()
         service.state = "stopped"
         log.info("service stopped", service=service.name, status=service.last_exit)
-        callbacks, service.on_stopped = service.on_stopped, []
-        for callback in callbacks:
-            callback()
+        service.notify_stopped()
         if self.stopping:
             self.continue_shutdown()
 
@@ -361,15 +365,12 @@ class Supervisor:
             service.on_stopped.append(then)
         if service.state == "stopping":
             return
+        service.cancel_timer()
         if service.pgid is None:
-            service.cancel_timer()
             service.state = "stopped"
-            callbacks, service.on_stopped = service.on_stopped, []
-            for callback in callbacks:
-                callback()
+            service.notify_stopped()
             return
         spec = service.spec
-        service.cancel_timer()
         if service.probe is not None:
             service.probe.cancel()
             service.probe = None
