@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     SignalHandler = Callable[[int, int, int], None]
 
 
+# epoll_wait takes an int of milliseconds: a farther deadline (``--grace 1e9``)
+# would raise out of the loop, so the wait is cut short and simply taken again.
+MAX_WAIT = 2**31 // 1000 - 1
+
+
 class Timer:
     """A pending call; ``cancel()`` makes it a no-op."""
 
@@ -88,7 +93,7 @@ class Loop:
             heapq.heappop(self._timers)
         if not self._timers:
             return -1
-        return max(self._timers[0].when - time.monotonic(), 0.0)
+        return min(max(self._timers[0].when - time.monotonic(), 0.0), MAX_WAIT)
 
     def _run_due_timers(self) -> None:
         if not self._timers:
