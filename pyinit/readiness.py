@@ -13,7 +13,7 @@ import errno
 import os
 import socket
 
-from pyinit import log, spawn
+from pyinit import log, signals, spawn
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class CommandProbe(Probe):
             self.timer.cancel()
         if self.pid is not None:
             try:  # its status still comes back through the reaper, and is ignored
-                os.killpg(self.pid, 9)
+                os.killpg(self.pid, signals.SIGKILL)
             except OSError:
                 pass
 

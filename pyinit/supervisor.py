@@ -497,7 +497,6 @@ class Supervisor:
         from pyinit import run as single
 
         single.become_reaper(self.settings)
-        self.reaper.on_orphan = None
         self.open_control()
         self.schedule()
         while not self.done:
