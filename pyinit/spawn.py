@@ -157,7 +157,7 @@ def _become(
             _exec(list(argv), os.environ if env is None else env)
         except OSError as exc:
             err = exc.errno or errno.ENOEXEC
-            code = 127 if err == errno.ENOENT else 126
+            code = exec_failure(argv[0], err).code
             os.write(report_w, str(err).encode())
     except BaseException:
         pass
