@@ -52,29 +52,51 @@ class Probe:
         """Stop probing and release everything (the service exited or is ready)."""
 
 
-class CommandProbe(Probe):
-    """Ready when a command exits 0; retried every ``interval``."""
+class RetryingProbe(Probe):
+    """Tries once the service is started, then every ``interval`` until ready or cancelled."""
 
-    def __init__(self, name: str, on_ready: Callable[[], None], loop: Loop, reaper: Reaper, ready: Ready) -> None:
+    def __init__(self, name: str, on_ready: Callable[[], None], loop: Loop, interval: float) -> None:
         super().__init__(name, on_ready)
-        self.loop, self.reaper, self.argv, self.interval = loop, reaper, ready.command, ready.interval
-        self.pid: int | None = None
+        self.loop, self.interval = loop, interval
         self.timer: Timer | None = None
         self.cancelled = False
 
     def started(self, pid: int) -> None:
-        self.run()
+        self.try_now()
 
-    def run(self) -> None:
+    def try_now(self) -> None:
         self.timer = None
-        if self.cancelled:
-            return
+        if not self.cancelled:
+            self.attempt()
+
+    def try_later(self) -> None:
+        self.timer = self.loop.call_later(self.interval, self.try_now)
+
+    def attempt(self) -> None:
+        """One try: it calls ``ready()``, or ``try_later()`` once it knows it failed."""
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+
+class CommandProbe(RetryingProbe):
+    """Ready when a command exits 0; retried every ``interval``."""
+
+    def __init__(self, name: str, on_ready: Callable[[], None], loop: Loop, reaper: Reaper, ready: Ready) -> None:
+        super().__init__(name, on_ready, loop, ready.interval)
+        self.reaper, self.argv = reaper, ready.command
+        self.pid: int | None = None
+
+    def attempt(self) -> None:
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
             pid, failure = spawn.spawn(self.argv, spawn.PGROUP, fds={0: devnull, 1: devnull, 2: devnull})
         except OSError as exc:
             log.warning("cannot run readiness probe", service=self.name, error=exc.strerror)
-            self.timer = self.loop.call_later(self.interval, self.run)
+            self.try_later()
             return
         finally:
             os.close(devnull)
@@ -90,12 +112,10 @@ class CommandProbe(Probe):
         if status == 0:
             self.ready()
         else:
-            self.timer = self.loop.call_later(self.interval, self.run)
+            self.try_later()
 
     def cancel(self) -> None:
-        self.cancelled = True
-        if self.timer is not None:
-            self.timer.cancel()
+        super().cancel()
         if self.pid is not None:
             try:  # its status still comes back through the reaper, and is ignored
                 os.killpg(self.pid, signals.SIGKILL)
@@ -103,26 +123,17 @@ class CommandProbe(Probe):
                 pass
 
 
-class TcpProbe(Probe):
+class TcpProbe(RetryingProbe):
     """Ready when a TCP connection to host:port is accepted; retried every ``interval``."""
 
     def __init__(self, name: str, on_ready: Callable[[], None], loop: Loop, ready: Ready) -> None:
-        super().__init__(name, on_ready)
-        self.loop, self.interval = loop, ready.interval
+        super().__init__(name, on_ready, loop, ready.interval)
         host = "127.0.0.1" if ready.host == "localhost" else ready.host
         self.address = (host, ready.port)
         self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock: socket.socket | None = None
-        self.timer: Timer | None = None
-        self.cancelled = False
-
-    def started(self, pid: int) -> None:
-        self.attempt()
 
     def attempt(self) -> None:
-        self.timer = None
-        if self.cancelled:
-            return
         sock = socket.socket(self.family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
         err = sock.connect_ex(self.address)
         if err == 0:
@@ -135,7 +146,7 @@ class TcpProbe(Probe):
             self.timer = self.loop.call_later(max(self.interval * 5, 1.0), self.retry)
         else:
             sock.close()
-            self.timer = self.loop.call_later(self.interval, self.attempt)
+            self.try_later()
 
     def connected(self) -> None:
         sock = self._release()
@@ -146,13 +157,13 @@ class TcpProbe(Probe):
         if err == 0:
             self.ready()
         elif not self.cancelled:
-            self.timer = self.loop.call_later(self.interval, self.attempt)
+            self.try_later()
 
     def retry(self) -> None:
         sock = self._release()
         if sock is not None:
             sock.close()
-        self.attempt()
+        self.try_now()
 
     def _release(self) -> socket.socket | None:
         sock, self.sock = self.sock, None
@@ -164,7 +175,7 @@ class TcpProbe(Probe):
         return sock
 
     def cancel(self) -> None:
-        self.cancelled = True
+        super().cancel()
         sock = self._release()
         if sock is not None:
             sock.close()
