@@ -81,9 +81,10 @@ def parse(text: str, allow_zero: bool = False) -> int:
         spelled = "SIG" + spelled
     if spelled in NUMBERS:
         return NUMBERS[spelled]
-    for base, anchor in (("SIGRTMIN+", _signal.SIGRTMIN), ("SIGRTMAX-", _signal.SIGRTMAX)):
-        if spelled.startswith(base) and spelled[len(base) :].isdigit():
-            number = anchor + int(spelled[len(base) :]) * (1 if base.endswith("+") else -1)
+    for base, anchor, step in (("SIGRTMIN+", _signal.SIGRTMIN, 1), ("SIGRTMAX-", _signal.SIGRTMAX, -1)):
+        offset = spelled.removeprefix(base)
+        if offset != spelled and offset.isdigit():
+            number = anchor + int(offset) * step
             if _signal.SIGRTMIN <= number <= _signal.SIGRTMAX:
                 return number
     raise SignalError(f"invalid signal: {text}")
