@@ -45,17 +45,15 @@ class Reaper:
         """Call ``callback(pid, status)`` when ``pid`` is reaped."""
         self._owners[pid] = callback
 
-    def reap(self) -> int:
-        """Collect every child that has exited; return how many."""
-        count = 0
+    def reap(self) -> None:
+        """Collect every child that has exited."""
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return count
+                return
             if pid == 0:
-                return count
-            count += 1
+                return
             owner = self._owners.pop(pid, None)
             try:
                 if owner is not None:
