@@ -100,9 +100,8 @@ def reset_signal_dispositions() -> None:
         _syscall(number, sig, action, None, 8)
 
 
-def parse_siginfo(record: bytes) -> tuple[int, int, int]:
-    """``(signo, code, pid)`` from one signalfd_siginfo record."""
+def parse_siginfo(record: bytes) -> tuple[int, int]:
+    """``(signo, pid)`` from one signalfd_siginfo record; pid is the sender's (0 from outside the namespace)."""
     signo = int.from_bytes(record[0:4], sys.byteorder)
-    code = int.from_bytes(record[8:12], sys.byteorder, signed=True)
     pid = int.from_bytes(record[12:16], sys.byteorder)
-    return signo, code, pid
+    return signo, pid

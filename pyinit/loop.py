@@ -19,7 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    SignalHandler = Callable[[int, int, int], None]
+    SignalHandler = Callable[[int, int], None]  # (signal, sender's pid)
 
 
 # epoll_wait takes an int of milliseconds: a farther deadline (``--grace 1e9``)

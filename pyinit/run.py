@@ -58,7 +58,7 @@ class Init:
         self.loop = Loop(signals.catchable(), self.on_signal)
 
     # -- events -------------------------------------------------------------
-    def on_signal(self, sig: int, code: int, sender: int) -> None:
+    def on_signal(self, sig: int, sender: int) -> None:
         if sig == signals.SIGCHLD:
             self.reaper.reap()
             self.terminal.child_changed()

@@ -115,7 +115,7 @@ class Supervisor:
         self.control: Any = None
 
     # -- signals ----------------------------------------------------------------
-    def on_signal(self, sig: int, code: int, sender: int) -> None:
+    def on_signal(self, sig: int, sender: int) -> None:
         if sig == signals.SIGCHLD:
             self.reaper.reap()
             self.check_groups()
