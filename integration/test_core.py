@@ -150,7 +150,14 @@ def test_orphans_of_nsentered_processes_are_reaped(namespace: type[Namespace]) -
     assert ppid_line.split() == ["PPid:", "0"]
 
     def in_namespace() -> list[psutil.Process]:
-        return [p for p in psutil.Process(ns.init_pid).children() if ns_pid(p.pid) == int(orphan)]
+        found = []
+        for p in psutil.Process(ns.init_pid).children():
+            try:
+                if ns_pid(p.pid) == int(orphan):
+                    found.append(p)
+            except OSError:  # reaped between the listing and the read: ESRCH, ENOENT
+                continue
+        return found
 
     adopted = wait_for(in_namespace)  # re-parented to pyinit, PID 1
     assert adopted[0].ppid() == ns.init_pid
