@@ -133,9 +133,7 @@ def _duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration (seconds, or a string like '500ms', '5s', '2m')")
     if isinstance(value, (int, float)):
-        if value < 0 or value != value:
-            raise ValueError(f"invalid duration: {value!r}")
-        return float(value)
+        return parse_duration(str(value))  # one rule for numbers and strings: no negative, nan or inf
     if isinstance(value, str):
         return parse_duration(value)
     raise ValueError("expected a duration (seconds, or a string like '500ms', '5s', '2m')")

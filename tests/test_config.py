@@ -179,3 +179,9 @@ def test_start_order_keeps_file_order_for_independent_services() -> None:
         "s.toml",
     )
     assert config.start_order(specs) == ["b", "c", "a"]
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1", "-inf"])
+def test_durations_are_finite_and_not_negative(value: str) -> None:
+    found = problems(f'[services.a]\ncommand = ["true"]\nstop_grace = {value}\n')
+    assert len(found) == 1 and "s.toml:3: services.a.stop_grace: invalid duration" in found[0]
