@@ -687,7 +687,10 @@ class Bench:
                     f"command = {json.dumps(service)}\n"
                     'restart = "always"\nbackoff_initial = "0s"\nstart_limit = 0\n'
                 )
-                argv = [*NS, str(BIN / "pyinit"), "--config", str(config)]
+                # A socket of its own: the default /run/pyinit.sock is the machine's, and
+                # r.stop() may end pyinit before it can remove it.
+                control = self.tmp / "pyinit.sock"
+                argv = [*NS, str(BIN / "pyinit"), "--control-socket", str(control), "--config", str(config)]
             t0 = time.monotonic_ns()
             r = Running(s, "ns", argv, self.cgroups)
             restarts: list[float] = []
