@@ -60,6 +60,12 @@ def start(tmp_path: Path, namespace: type[Namespace], toml: str, *args: str) -> 
     return ns, sock
 
 
+def stop(ns: Namespace) -> None:
+    """A stop request to pyinit: every service stops and pyinit exits 0."""
+    ns.kill(signal.SIGTERM)
+    assert ns.wait(30) == 0
+
+
 def test_readiness_of_each_kind_orders_start_and_reverse_stop(tmp_path: Path, namespace: type[Namespace]) -> None:
     events, port, flag = tmp_path / "events", free_port(), tmp_path / "a.ready"
     toml = f"""
@@ -108,8 +114,7 @@ command = {svc("f", events)}
     pids = {name: int(s["pid"]) for name, s in states.items()}  # type: ignore[call-overload]
     assert all(ln.split()[2] == str(pids[ln.split()[1]]) for ln in seen if ln.startswith("start"))
 
-    ns.kill(signal.SIGTERM)
-    assert ns.wait(30) == 0
+    stop(ns)
     stops = [ln for ln in lines(events) if ln.startswith("signal")]
     order = [ln.split()[1] for ln in stops]
     # Reverse dependency order along the chain; f is independent and may stop at any time.
@@ -151,8 +156,7 @@ command = ["sleep", "60"]
     crash = status(sock)["crash"]
     assert crash["restarts"] == 3 and crash["last_exit"] == "exit 3" and crash["pid"] is None
     assert ctl(sock, "ready").returncode == 1
-    ns.kill(signal.SIGTERM)
-    assert ns.wait(30) == 0
+    stop(ns)
 
 
 def test_critical_service_ends_everything_with_its_status(tmp_path: Path, namespace: type[Namespace]) -> None:
@@ -195,15 +199,15 @@ def test_critical_service_that_gives_up(tmp_path: Path) -> None:
 
 
 def test_stop_grace_then_sigkill(tmp_path: Path, namespace: type[Namespace]) -> None:
-    toml = """
+    trapped = tmp_path / "trapped"
+    toml = f"""
 [services.stubborn]
-command = ["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]
+command = ["sh", "-c", "trap '' TERM; touch {trapped}; while :; do sleep 0.1; done"]
 stop_grace = "500ms"
 """
     ns, _ = start(tmp_path, namespace, toml)
-    wait_for(lambda: len(ns.members()) >= 1)
-    ns.kill(signal.SIGTERM)
-    assert ns.wait(30) == 0
+    wait_for(trapped.exists)  # TERM is ignored from here on: only the SIGKILL after the grace ends it
+    stop(ns)
 
 
 def test_orphans_of_services_are_reaped(tmp_path: Path, namespace: type[Namespace]) -> None:
@@ -225,8 +229,7 @@ command = ["sleep", "60"]
         return [ln for ln in out.splitlines() if ln.startswith("Z") or "sleep 1" in ln]
 
     wait_for(lambda: not zombies_or_sleepers(), timeout=15)
-    ns.kill(signal.SIGTERM)
-    assert ns.wait(30) == 0
+    stop(ns)
 
 
 def test_ctl_commands(tmp_path: Path, namespace: type[Namespace]) -> None:
@@ -270,8 +273,7 @@ stop_signal = "USR2"
     assert bad.returncode == 1 and "no such service" in bad.stderr
     assert ctl(sock, "signal", "worker", "NOPE").returncode == 1
     assert ctl(sock, "frobnicate").returncode == 2
-    ns.kill(signal.SIGTERM)
-    assert ns.wait(30) == 0
+    stop(ns)
 
 
 def raw_request(sock: Path, payload: bytes) -> bytes:
@@ -290,8 +292,7 @@ def test_malformed_and_oversized_requests(tmp_path: Path, namespace: type[Namesp
         idle.connect(str(sock))
         assert status(sock)["a"]["state"] == "ready"
     assert os.stat(sock).st_mode & 0o777 == 0o600
-    ns.kill(signal.SIGTERM)
-    assert ns.wait(30) == 0
+    stop(ns)
 
 
 def test_peer_with_another_uid_is_refused(namespace: type[Namespace]) -> None:
@@ -419,8 +420,7 @@ ready = {{command = ["true"]}}
     time.sleep(0.5)
 
     assert_never_wakes_up(ns.init_pid)
-    ns.kill(signal.SIGTERM)
-    assert ns.wait(30) == 0
+    stop(ns)
 
 
 def test_second_stop_request_skips_the_grace(tmp_path: Path, namespace: type[Namespace]) -> None:
@@ -460,8 +460,7 @@ depends_on = ["db"]
     wait_for(lambda: lines(events).count("ready web") == 2)
     log = lines(events)
     assert log.index("stopped web") < [i for i, line in enumerate(log) if line.startswith("start web")][1]
-    ns.kill(signal.SIGTERM)
-    assert ns.wait(30) == 0
+    stop(ns)
     log = lines(events)
     assert log[-4:] == ["signal web SIGTERM", "stopped web", "signal db SIGTERM", "stopped db"]
 
