@@ -60,6 +60,19 @@ def start(tmp_path: Path, namespace: type[Namespace], toml: str, *args: str) -> 
     return ns, sock
 
 
+def start_stubborn(tmp_path: Path, namespace: type[Namespace], stop_grace: str) -> Namespace:
+    """One service that ignores SIGTERM; returned once its trap is in place."""
+    trapped = tmp_path / "trapped"
+    toml = f"""
+[services.stubborn]
+command = ["sh", "-c", "trap '' TERM; touch {trapped}; while :; do sleep 0.1; done"]
+stop_grace = "{stop_grace}"
+"""
+    ns, _ = start(tmp_path, namespace, toml)
+    wait_for(trapped.exists)
+    return ns
+
+
 def stop(ns: Namespace) -> None:
     """A stop request to pyinit: every service stops and pyinit exits 0."""
     ns.kill(signal.SIGTERM)
@@ -199,14 +212,7 @@ def test_critical_service_that_gives_up(tmp_path: Path) -> None:
 
 
 def test_stop_grace_then_sigkill(tmp_path: Path, namespace: type[Namespace]) -> None:
-    trapped = tmp_path / "trapped"
-    toml = f"""
-[services.stubborn]
-command = ["sh", "-c", "trap '' TERM; touch {trapped}; while :; do sleep 0.1; done"]
-stop_grace = "500ms"
-"""
-    ns, _ = start(tmp_path, namespace, toml)
-    wait_for(trapped.exists)  # TERM is ignored from here on: only the SIGKILL after the grace ends it
+    ns = start_stubborn(tmp_path, namespace, "500ms")  # only the SIGKILL after the grace ends it
     stop(ns)
 
 
@@ -424,14 +430,7 @@ ready = {{command = ["true"]}}
 
 
 def test_second_stop_request_skips_the_grace(tmp_path: Path, namespace: type[Namespace]) -> None:
-    trapped = tmp_path / "trapped"
-    toml = f"""
-[services.stubborn]
-command = ["sh", "-c", "trap '' TERM; touch {trapped}; while :; do sleep 0.1; done"]
-stop_grace = "60s"
-"""
-    ns, _ = start(tmp_path, namespace, toml)
-    wait_for(trapped.exists)  # TERM is ignored from here on
+    ns = start_stubborn(tmp_path, namespace, "60s")
     ns.kill(signal.SIGTERM)
     time.sleep(0.3)
     ns.kill(signal.SIGINT)
