@@ -234,6 +234,11 @@ class Fifo:
         line, _, self.buf = self.buf.partition(b"\n")
         return line.decode()
 
+    def expect_ready(self, timeout: float, what: str) -> None:
+        """The workload's "ready" line, or an error naming ``what`` never got ready."""
+        if self.line(timeout) != "ready":
+            raise RuntimeError(f"{what}: never ready")
+
     def send(self, data: bytes) -> None:
         os.write(self.wfd, data)
 
@@ -582,8 +587,7 @@ class Bench:
                 argv = argv_for(s, [self.helper, kind, str(count), report.path, go.path], mode, self.tmp)
                 r = Running(s, mode, argv, self.cgroups)
                 try:
-                    if report.line(120) != "ready":
-                        raise RuntimeError(f"{s.name} ({mode}) {kind}: never ready")
+                    report.expect_ready(120, f"{s.name} ({mode}) {kind}")
                     init = r.init_pid
                     before = r.pids()
                     # zombies: the maker and its count children go; orphans: the maker goes
@@ -636,8 +640,7 @@ class Bench:
                 argv = argv_for(s, [self.helper, "tree", str(total), str(ignoring), report.path], mode, self.tmp)
                 r = Running(s, mode, argv, self.cgroups)
                 try:
-                    if report.line(60) != "ready":
-                        raise RuntimeError(f"{s.name} ({mode}) teardown: never ready")
+                    report.expect_ready(60, f"{s.name} ({mode}) teardown")
                     init = r.init_pid
                     t0 = time.monotonic()
                     os.kill(init, signal.SIGTERM)
