@@ -44,6 +44,14 @@ def describe_status(status: int) -> str:
     return f"exit {fields['exit_code']}"
 
 
+def dropped_lines(source: str) -> int:
+    """Lines of ``source`` (a service, or "pyinit" for its own log) dropped on a blocked stream."""
+    import sys
+
+    sink = sys.modules.get("pyinit.sink")  # nothing was ever relayed without it
+    return 0 if sink is None else int(sink.dropped(source))
+
+
 class Service:
     def __init__(self, spec: ServiceSpec) -> None:
         self.spec = spec
@@ -87,6 +95,7 @@ class Service:
             "restarts": self.restarts,
             "last_exit": self.last_exit,
             "ready": self.satisfies_dependents(),
+            "dropped_lines": dropped_lines(self.name),
         }
 
 
@@ -231,6 +240,8 @@ class Supervisor:
         service.outputs = outputs
         self.reaper.watch(pid, lambda _pid, status: self.on_exit(service, _pid, status))
         log.info("service starting", service=service.name, pid=pid, command=spec.command)
+        if failure is not None:
+            return  # never ready: its exit (127, 126, ...) comes through the reaper like any other
         if spec.ready.timeout > 0 and spec.ready.kind is not None:
             service.timer = self.loop.call_later(spec.ready.timeout, lambda: self.ready_timeout(service))
         probe.started(pid)
@@ -437,7 +448,8 @@ class Supervisor:
         command = request.get("cmd")
         now = time.monotonic()
         if command == "status":
-            respond({"ok": True, "services": [s.status(now) for s in self.services.values()]})
+            services = [s.status(now) for s in self.services.values()]
+            respond({"ok": True, "services": services, "log_dropped_lines": dropped_lines("pyinit")})
             return
         if command == "ready":
             waiting = [s.name for s in self.services.values() if not s.satisfies_dependents()]
