@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import PYINIT, run_ns
+from support import PYINIT, run_ns
 
 
 @pytest.mark.timeout(60)

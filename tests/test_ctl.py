@@ -64,7 +64,7 @@ def test_config_usage_errors() -> None:
 def test_example_config_is_valid() -> None:
     from pathlib import Path
 
-    from pyinit import config
+    from pyinit.services import config
 
     example = Path(__file__).parent.parent / "examples" / "services.toml"
     specs = config.load(str(example))
