@@ -1,0 +1,1 @@
+"""Services mode: several supervised processes under one PID 1 (``--config``, ``--procfile``)."""
