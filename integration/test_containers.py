@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
+from support import wait_for
 
 pytestmark = pytest.mark.timeout(180)
 

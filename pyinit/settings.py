@@ -26,7 +26,7 @@ class Settings:
     grace: float
     stop_signal: int
     stop_delay: float
-    # supervision (pyinit/supervisor.py)
+    # supervision (pyinit/services/)
     config: str | None
     procfile: str | None
     control_socket: str

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pyinit import config, signals
+from pyinit import signals
+from pyinit.services import config
 
 pytestmark = pytest.mark.timeout(10)
 

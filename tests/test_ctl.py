@@ -52,7 +52,7 @@ def test_config_options() -> None:
 
 
 def test_config_usage_errors() -> None:
-    from pyinit import supervisor
+    from pyinit.services import supervisor
 
     with pytest.raises(cli.UsageError):
         cli.parse(["pyinit", "--config"], {})
@@ -66,7 +66,7 @@ def test_config_usage_errors() -> None:
 def test_example_config_is_valid() -> None:
     from pathlib import Path
 
-    from pyinit import config
+    from pyinit.services import config
 
     example = Path(__file__).parent.parent / "examples" / "services.toml"
     specs = config.load(str(example))

@@ -128,7 +128,7 @@ def test_watchdog_misses_count_as_failures(loop: Loop) -> None:
 
 
 def parse(value: object) -> checks.Health:
-    from pyinit.config import _command, _duration
+    from pyinit.services.config import _command, _duration
 
     return checks.parse_health(value, _duration, _command)
 

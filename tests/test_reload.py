@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pyinit.config import parse_toml
 from pyinit.services import instances, reload
+from pyinit.services.config import parse_toml
 
 pytestmark = pytest.mark.timeout(10)
 

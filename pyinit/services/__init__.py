@@ -1,1 +1,1 @@
-"""Services mode: several supervised processes under one PID 1 (``--config``, ``--procfile``)."""
+"""Supervising several services (``--config``, ``--procfile``); nothing here is imported in single-child mode."""

@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from pyinit.config import ServiceSpec
     from pyinit.loop import Timer
-    from pyinit.readiness import Probe
+    from pyinit.services.config import ServiceSpec
+    from pyinit.services.readiness import Probe
     from pyinit.settings import Settings
     from pyinit.teardown import Teardown
 
@@ -92,8 +92,8 @@ class Service:
 
 class Supervisor:
     def __init__(self, settings: Settings, specs: dict[str, ServiceSpec]) -> None:
-        from pyinit.config import start_order
         from pyinit.loop import Loop
+        from pyinit.services.config import start_order
 
         self.settings = settings
         self.order = start_order(specs)
@@ -165,7 +165,7 @@ class Supervisor:
         self.check_all_ended()
 
     def _make_probe(self, service: Service) -> Probe:
-        from pyinit import readiness
+        from pyinit.services import readiness
 
         ready = service.spec.ready
 
@@ -200,7 +200,7 @@ class Supervisor:
         try:  # descriptors, sockets, the fork: any may fail, and then this start fails like a crash
             fds, extra_env = probe.prepare()
             if spec.output == "prefix":
-                from pyinit.output import Prefixer
+                from pyinit.services.output import Prefixer
 
                 owner = None if spec.uid is None and spec.gid is None else (_id(spec.uid), _id(spec.gid))
                 for fd in (1, 2):
@@ -539,7 +539,7 @@ def main(settings: Settings) -> int:
     """Load and validate the configuration (exit 2 on any problem), then supervise."""
     import sys
 
-    from pyinit.config import ConfigError, load
+    from pyinit.services.config import ConfigError, load
 
     problem = usage_problem(settings)
     if problem:
