@@ -40,6 +40,10 @@ SIGXFSZ = 25
 
 TIOCSCTTY = 0x540E
 
+# ``env["WATCHDOG_PID"] = OWN_PID``: the child puts its own pid there (systemd's watchdog
+# protocol names the process it is meant for, and the pid is only known after the fork).
+OWN_PID = "\0pid"
+
 
 class SpawnError(Exception):
     """The command could not be started; ``code`` is the exit status to report.
@@ -190,6 +194,8 @@ def _become(
             _inherit_signals(inherited)
         else:
             _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
+        if env is not None and env.get("WATCHDOG_PID") == OWN_PID:
+            env = {**env, "WATCHDOG_PID": str(os.getpid())}
         step = "exec"
         _exec(list(argv), os.environ if env is None else env)
     except OSError as exc:

@@ -64,8 +64,8 @@ def test_config_usage_errors() -> None:
 def test_example_config_is_valid() -> None:
     from pathlib import Path
 
-    from pyinit.services import config
+    from pyinit.services import config, graph
 
     example = Path(__file__).parent.parent / "examples" / "services.toml"
     specs = config.load(str(example))
-    assert config.start_order(specs) == ["web", "worker"]
+    assert graph.start_order(specs) == ["web", "worker"]

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pyinit.loop import Timer
-    from pyinit.services.config import ServiceSpec
     from pyinit.services.readiness import Probe
+    from pyinit.services.spec import ServiceSpec
     from pyinit.settings import Settings
     from pyinit.teardown import Teardown
 
@@ -93,7 +93,7 @@ class Service:
 class Supervisor:
     def __init__(self, settings: Settings, specs: dict[str, ServiceSpec]) -> None:
         from pyinit.loop import Loop
-        from pyinit.services.config import start_order
+        from pyinit.services.graph import start_order
 
         self.settings = settings
         self.order = start_order(specs)
