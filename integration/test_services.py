@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import HERE, PYINIT, Namespace, assert_never_wakes_up, proc_status, run_ns, wait_for
+from support import HERE, PYINIT, Namespace, assert_never_wakes_up, proc_status, run_ns, wait_for
 
 from pyinit.ctl import exchange
 
