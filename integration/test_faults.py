@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import PYINIT, Namespace, wait_for
+from support import PYINIT, Namespace, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
