@@ -421,6 +421,7 @@ backoff_max = "50ms"
 start_limit = 0
 """
     ns, sock = supervise(tmp_path, namespace, toml, preexec_fn=_few_descriptors)
+    wait_for((tmp_path / "runs").exists)
     flood = []
     try:
         for _ in range(200):
