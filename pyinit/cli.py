@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     log.configure(settings.verbosity, settings.log_format)
     if settings.config is not None or settings.procfile is not None:
-        from pyinit.services import supervisor
+        from pyinit import services
 
-        return supervisor.main(settings)
+        return services.main(settings)
     return run.run(settings)

@@ -52,15 +52,15 @@ def test_config_options() -> None:
 
 
 def test_config_usage_errors() -> None:
-    from pyinit.services import supervisor
+    from pyinit import services
 
     with pytest.raises(cli.UsageError):
         cli.parse(["pyinit", "--config"], {})
     both = cli.parse(["pyinit", "--config", "a", "--procfile", "b"], {})
-    assert supervisor.usage_problem(both) == "--config and --procfile cannot be combined"
+    assert services.usage_problem(both) == "--config and --procfile cannot be combined"
     command = cli.parse(["pyinit", "--config", "a", "sleep", "1"], {})
-    assert supervisor.usage_problem(command) == "a command cannot be combined with --config or --procfile"
-    assert supervisor.usage_problem(cli.parse(["pyinit", "--procfile", "P"], {})) is None
+    assert services.usage_problem(command) == "a command cannot be combined with --config or --procfile"
+    assert services.usage_problem(cli.parse(["pyinit", "--procfile", "P"], {})) is None
 
 
 def test_example_config_is_valid() -> None:
