@@ -80,9 +80,12 @@ def expect_exit(s: Settings, value: str) -> None:
 
 
 def apply_log_format(s: Settings, value: str) -> None:
-    if value not in ("console", "json"):
+    if value == "console":
+        s.log_format = "console"
+    elif value == "json":
+        s.log_format = "json"
+    else:
         raise ValueError(f"invalid log format: {value!r} (console or json)")
-    s.log_format = value
 
 
 def _set(attr: str, convert: Callable[[str], object]) -> Callable[[Settings, str], None]:

@@ -52,15 +52,13 @@ def test_config_options() -> None:
 
 
 def test_config_usage_errors() -> None:
-    from pyinit import services
-
     with pytest.raises(cli.UsageError):
         cli.parse(["pyinit", "--config"], {})
-    both = cli.parse(["pyinit", "--config", "a", "--procfile", "b"], {})
-    assert services.usage_problem(both) == "--config and --procfile cannot be combined"
-    command = cli.parse(["pyinit", "--config", "a", "sleep", "1"], {})
-    assert services.usage_problem(command) == "a command cannot be combined with --config or --procfile"
-    assert services.usage_problem(cli.parse(["pyinit", "--procfile", "P"], {})) is None
+    with pytest.raises(cli.UsageError, match=r"^--config and --procfile cannot be combined$"):
+        cli.parse(["pyinit", "--config", "a", "--procfile", "b"], {})
+    with pytest.raises(cli.UsageError, match=r"^a command cannot be combined with --config or --procfile$"):
+        cli.parse(["pyinit", "--config", "a", "sleep", "1"], {})
+    assert cli.parse(["pyinit", "--procfile", "P"], {}).procfile == "P"
 
 
 def test_example_config_is_valid() -> None:

@@ -18,16 +18,6 @@ if TYPE_CHECKING:
     from pyinit.settings import Settings
 
 
-def usage_problem(settings: Settings) -> str | None:
-    """Options that make no sense together with --config/--procfile (checked here, not in
-    the CLI parser, so the personalities' parsers need not know about supervision)."""
-    if settings.config is not None and settings.procfile is not None:
-        return "--config and --procfile cannot be combined"
-    if settings.command:
-        return "a command cannot be combined with --config or --procfile"
-    return None
-
-
 def main(settings: Settings) -> int:
     """Load and validate the configuration (exit 2 on any problem), then supervise in the frame."""
     import sys
@@ -36,10 +26,6 @@ def main(settings: Settings) -> int:
     from pyinit.services.config import ConfigError, load
     from pyinit.services.supervisor import Supervisor
 
-    problem = usage_problem(settings)
-    if problem:
-        sys.stderr.write(f"pyinit: {problem}\nTry 'pyinit --help' for more information.\n")
-        return 2
     path = settings.config or settings.procfile
     assert path is not None
     try:
