@@ -378,9 +378,10 @@ def test_fork_failures_in_a_pids_cgroup(tmp_path: Path) -> None:
         try:
             wait_for(sock.exists)
             wait_for(lambda: len((out / "flaky").read_text().split()) >= 2 if (out / "flaky").exists() else False)
-            # Freeze the pid count where it is: every fork in the group fails from now on.
-            current = int((group / "pids.current").read_text())
-            (group / "pids.max").write_text(str(current))
+            # Below what the group holds already: every fork in it fails from now on.
+            (group / "pids.max").write_text("1")
+            # A probe or a start forked before that has finished: unshare, pyinit and `sleep` are left.
+            wait_for(lambda: len((group / "cgroup.procs").read_text().split()) == 3)
             (out / "go").touch()  # the probe would pass now, if only it could run
             before = len((out / "flaky").read_text().split())
             wait_for(lambda: services(sock)["flaky"]["restarts"] >= 4, timeout=20)  # type: ignore[operator]
