@@ -30,6 +30,8 @@ class Settings:
     config: str | None
     procfile: str | None
     control_socket: str
+    # the termination message (pyinit/summary.py): None = the platform's file if any, "" = none
+    termination_log: str | None
     # logging
     verbosity: int
     log_format: str
@@ -56,6 +58,7 @@ class Settings:
         self.config = None
         self.procfile = None
         self.control_socket = "/run/pyinit.sock"
+        self.termination_log = None
         self.verbosity = 0
         self.log_format = "console"
         self.warn_on_reap = False
