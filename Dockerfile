@@ -6,6 +6,9 @@
 #   docker build -t pyinit .
 #   podman build -t pyinit .
 #
+# Behind a mirror of the index: --build-arg PIP_INDEX_URL=https://mirror/simple
+# (the build's host network reaches a local one: --network host).
+#
 # Offline (CI here: no image registry, no index inside the build): build the
 # wheels beforehand into wheelhouse/ in the build context; the first stage then
 # uses them as they are and touches no index. With the debootstrap base that
@@ -25,6 +28,7 @@
 ARG BASE=python:3.12-slim
 
 FROM ${BASE} AS wheels
+ARG PIP_INDEX_URL=https://pypi.org/simple
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore
