@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import PYINIT, RECORDER, Namespace, proc_status, wait_for
+from support import PYINIT, RECORDER, Namespace, proc_status, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
+from support import wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -376,7 +376,7 @@ def test_init_path_zipapp(rt: Runtime, out: Path, zipapp: Path) -> None:
     init = init_args(rt, zipapp)
     check = (
         "import sys, zipfile; cmd = open('/proc/1/cmdline').read().split(chr(0)); "
-        "print(cmd[1], 'pyinit/run.py' in zipfile.ZipFile(cmd[1]).namelist()); sys.exit(7)"
+        "print(cmd[1], 'pyinit/init.py' in zipfile.ZipFile(cmd[1]).namelist()); sys.exit(7)"
     )
     result = rt.run_rm(*init, *mounts(out), rt.base, "python3", "-c", check)
     assert result.returncode == 7, result.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import PYINIT, RECORDER, Namespace, assert_never_wakes_up, ns_pid, proc_status, run_ns, wait_for
+from support import PYINIT, RECORDER, Namespace, assert_never_wakes_up, ns_pid, proc_status, run_ns, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import PYINIT, Namespace, run_ns, wait_for
+from support import PYINIT, Namespace, run_ns, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 

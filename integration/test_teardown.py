@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import HERE, PYINIT, RECORDER, Namespace, wait_for
+from support import HERE, PYINIT, RECORDER, Namespace, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 

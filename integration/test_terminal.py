@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import PYINIT, wait_for
+from support import PYINIT, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
     Handler = Callable[[dict[str, Any], Callable[[dict[str, Any]], None]], None]
 
-DEFAULT_PATH = "/run/pyinit.sock"
 MAX_REQUEST = 4096
 MAX_CONNECTIONS = 32
 IDLE_TIMEOUT = 10.0

@@ -19,9 +19,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pyinit.config import Ready
     from pyinit.loop import Loop, Timer
     from pyinit.reaper import Reaper
+    from pyinit.services.spec import Ready
 
 
 class Probe:

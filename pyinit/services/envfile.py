@@ -1,0 +1,119 @@
+"""``env_file`` (the ``docker --env-file`` format) and ``${VAR}`` expansion in service settings.
+
+Both happen once, when the configuration is loaded: a service's environment is
+then fixed, and a missing variable is a configuration error, reported with
+the others before anything starts, rather than an empty string in a running
+service.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class ExpandError(ValueError):
+    """A ``${VAR}`` that has neither a value nor a default, or a malformed reference."""
+
+    def __init__(self, message: str, variable: str = "") -> None:
+        super().__init__(message)
+        self.variable = variable
+
+
+def parse_env_file(text: str, path: str) -> dict[str, str]:
+    """``KEY=VALUE`` lines, ``#`` comments, blank lines; no quoting, no shell evaluation.
+
+    As ``docker --env-file``: the value is everything after the first ``=``,
+    taken literally (quotes included), and a line holding only ``KEY`` takes
+    that variable's value from pyinit's environment (the caller passes it).
+    Raises ``ValueError`` naming the line for anything else.
+    """
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key, equals, value = line.partition("=")
+        if not key or key != key.strip() or any(c.isspace() for c in key):
+            raise ValueError(f"{path}:{number}: expected KEY=VALUE, not {raw.strip()!r}")
+        if equals:
+            values[key] = value
+        else:
+            values[key] = "\0"  # marker: "take it from the environment", resolved by read_env_files
+    return values
+
+
+def read_env_files(paths: list[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """The files in order (a later one wins); a path starting with ``-`` may be missing.
+
+    Raises ``ValueError`` with one line per problem.
+    """
+    merged: dict[str, str] = {}
+    for given in paths:
+        optional = given.startswith("-")
+        path = given[1:] if optional else given
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except FileNotFoundError:
+            if optional:
+                continue
+            raise ValueError(f"env_file {path!r}: no such file (start the name with '-' if it is optional)") from None
+        except OSError as exc:
+            raise ValueError(f"env_file {path!r}: cannot read: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"env_file {path!r}: not UTF-8 text") from None
+        for key, value in parse_env_file(text, path).items():
+            if value == "\0":
+                if key in environ:
+                    merged[key] = environ[key]
+            else:
+                merged[key] = value
+    return merged
+
+
+def expand(text: str, environ: Mapping[str, str]) -> str:
+    """``${VAR}``, ``${VAR:-default}`` (unset or empty), ``${VAR-default}`` (unset), ``$$`` -> ``$``.
+
+    A ``$`` followed by anything else is kept as it is, so ``$HOME`` in a
+    ``sh -c`` command still reaches the shell. Raises :class:`ExpandError`
+    naming the variable when it is unset and has no default.
+    """
+    if "$" not in text:
+        return text
+    out: list[str] = []
+    i, size = 0, len(text)
+    while i < size:
+        char = text[i]
+        if char != "$" or i + 1 >= size or text[i + 1] not in "${":
+            out.append(char)
+            i += 1
+            continue
+        if text[i + 1] == "$":
+            out.append("$")
+            i += 2
+            continue
+        end = text.find("}", i + 2)
+        if end < 0:
+            raise ExpandError(f"unclosed '${{' in {text!r}")
+        out.append(_substitute(text[i + 2 : end], environ))
+        i = end + 1
+    return "".join(out)
+
+
+def _substitute(body: str, environ: Mapping[str, str]) -> str:
+    name, default, when_empty = body, None, False
+    for separator in (":-", "-"):
+        if separator in body:
+            name, _, default = body.partition(separator)
+            when_empty = separator == ":-"
+            break
+    if not name or not (name[0].isalpha() or name[0] == "_") or not all(c.isalnum() or c == "_" for c in name):
+        raise ExpandError(f"invalid variable reference '${{{body}}}'")
+    value = environ.get(name)
+    if value is None or (when_empty and value == ""):
+        if default is None:
+            raise ExpandError(f"variable {name} is not set (give a default: ${{{name}:-VALUE}})", name)
+        return expand(default, environ)
+    return value

@@ -1,0 +1,228 @@
+"""The services mode: start in dependency order, restart by policy, stop in reverse.
+
+It runs inside the PID-1 frame (:mod:`pyinit.init`) like the single child
+does: the same loop, the same single reaper. The frame sorts the signals and
+calls the methods of the Mode protocol (``start``, ``after_reap``,
+``forward``, ``stop_requested``, ``hurry``, ``exit_code``, ``close``); this
+class decides what each means for the services and leaves the rest of the
+namespace to the frame: once every service is down it calls ``frame.end()``,
+which starts the final teardown from the loop.
+
+Who does what: :class:`~pyinit.services.service.Service` holds one service's
+state machine, :mod:`~pyinit.services.policy` decides restarts,
+:mod:`~pyinit.services.graph` the order, :mod:`~pyinit.services.launch` starts
+a process, :mod:`~pyinit.services.api` answers the control socket.
+"""
+
+from __future__ import annotations
+
+import time
+
+from pyinit import log, signals
+from pyinit.services import graph
+from pyinit.services.service import Service
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pyinit.control import Server
+    from pyinit.init import Frame
+    from pyinit.services.launch import Launcher
+    from pyinit.services.spec import ServiceSpec
+    from pyinit.settings import Settings
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, specs: dict[str, ServiceSpec]) -> None:
+        self.settings = settings
+        self.specs = specs
+        self.order = graph.start_order(specs)
+        self.services = {name: Service(specs[name]) for name in self.order}
+        self.dependents = graph.dependents(specs)
+        self.stopping = False
+        self.exit_status = 0
+        self._frame: Frame | None = None
+        self._launcher: Launcher | None = None
+        self.control: Server | None = None
+
+    @property
+    def frame(self) -> Frame:
+        assert self._frame is not None, "started by the frame"
+        return self._frame
+
+    @property
+    def launcher(self) -> Launcher:
+        assert self._launcher is not None, "started by the frame"
+        return self._launcher
+
+    # -- the Mode protocol ------------------------------------------------------
+    def start(self, frame: Frame) -> None:
+        from pyinit.services.launch import Launcher
+
+        self._frame = frame
+        self._launcher = Launcher(frame.loop, frame.reaper, self.order, self.on_ready, self.on_exit)
+        self.open_control()
+        self.schedule()
+
+    def after_reap(self) -> None:
+        """Finish the stops that were waiting for the rest of a service's process group."""
+        for service in self.services.values():
+            if service.state == "stopping" and service.pid is None and not service.group_alive():
+                self.stopped(service)
+
+    def forward(self, sig: int) -> None:
+        """HUP, USR1, WINCH, ... are for every running service, after --rewrite."""
+        if sig in signals.JOB_CONTROL:
+            return  # they concern pyinit's own terminal, and services are not jobs of it
+        target = signals.rewrite(sig, self.settings.rewrite)
+        if target == 0:
+            return
+        for service in self.services.values():
+            if service.pid is not None:
+                service.kill(target)
+
+    def stop_requested(self, sig: int) -> None:
+        if self.stopping:  # already stopping (a critical service ended): do not wait any longer
+            self.hurry(sig)
+        else:
+            self.shutdown(f"received {signals.name(sig)}")
+
+    def hurry(self, sig: int) -> None:
+        """A second stop request (Ctrl-C twice): no more grace for the services."""
+        running = [s for s in self.services.values() if s.running]
+        if running:
+            log.warning("stop requested again; killing the services now", signal=signals.name(sig))
+        for service in running:
+            service.kill(signals.SIGKILL)
+
+    def exit_code(self) -> int:
+        return 0 if self.exit_status in self.settings.expect_exit else self.exit_status
+
+    def close(self) -> None:
+        if self.control is not None:
+            self.control.close()
+        for service in self.services.values():
+            for output in service.outputs:
+                output.close()
+        if self._launcher is not None:
+            self._launcher.close()
+
+    def open_control(self) -> None:
+        from pyinit import control
+        from pyinit.services.api import Api
+
+        path = self.settings.control_socket
+        try:
+            self.control = control.Server(self.frame.loop, path, Api(self).handle)
+        except OSError as exc:
+            log.warning("control socket unavailable", path=path, error=exc.strerror or str(exc))
+
+    # -- starting ---------------------------------------------------------------
+    def schedule(self) -> None:
+        """Start every waiting service whose dependencies are all ready."""
+        if self.stopping:
+            return
+        for name in self.order:
+            service = self.services[name]
+            if service.state == "waiting" and all(
+                self.services[dep].satisfies_dependents() for dep in service.spec.depends_on
+            ):
+                self.launcher.launch(service)
+        self.check_all_ended()
+
+    def on_ready(self, service: Service) -> None:
+        if service.became_ready():
+            self.schedule()
+
+    def request_start(self, service: Service) -> None:
+        """``ctl start``: a fresh back-off and start limit, then start as soon as its dependencies allow."""
+        if service.running:
+            return
+        service.reset()
+        self.schedule()
+
+    def restart_due(self, service: Service) -> None:
+        service.timer = None
+        if service.state == "backoff" and not self.stopping:
+            service.restarts += 1
+            self.launcher.launch(service)
+
+    # -- exits ------------------------------------------------------------------
+    def on_exit(self, service: Service, pid: int, status: int) -> None:
+        outcome = service.leader_exited(pid, status, time.monotonic(), self.stopping)
+        if outcome == "stopped":
+            self.after_stop()
+        elif outcome == "backoff":
+            service.timer = self.frame.loop.call_later(service.backoff, lambda: self.restart_due(service))
+        elif outcome == "ended":
+            self.ended(service)
+
+    def ended(self, service: Service) -> None:
+        """The service is over for good (no restart coming)."""
+        if service.spec.critical:
+            code = service.last_code or 0
+            log.warning("critical service ended; stopping everything", service=service.name, exit_code=code)
+            self.exit_status = code
+            self.shutdown(f"critical service {service.name} ended")
+            return
+        self.schedule()
+
+    def check_all_ended(self) -> None:
+        """Every service ended on its own (none stopped by request): nothing left to supervise."""
+        if self.stopping:
+            return
+        services = self.services.values()
+        if any(s.state == "stopped" for s in services):
+            return
+
+        if all(s.state in ("exited", "failed") or (s.state == "waiting" and self.blocked(s)) for s in services):
+            ok = all(s.state == "exited" and s.last_code == 0 for s in services)
+            self.exit_status = 0 if ok else 1
+            self.shutdown("every service has ended")
+
+    def blocked(self, service: Service) -> bool:
+        """Waiting for a dependency that will not become ready without a request."""
+        services = self.services
+        return graph.blocked(
+            service.name, self.specs, lambda name: services[name].dead(), lambda name: services[name].state == "waiting"
+        )
+
+    # -- stopping ---------------------------------------------------------------
+    def stop(self, service: Service, then: Callable[[], None] | None = None) -> None:
+        if then is not None:
+            service.on_stopped.append(then)
+        if service.stop():
+
+            def too_late() -> None:
+                if service.grace_over():
+                    self.after_stop()
+
+            service.timer = self.frame.loop.call_later(service.spec.stop_grace, too_late)
+
+    def stopped(self, service: Service) -> None:
+        service.stop_finished()
+        self.after_stop()
+
+    def after_stop(self) -> None:
+        if self.stopping:
+            self.continue_shutdown()
+
+    def shutdown(self, reason: str) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        log.info("stopping all services", reason=reason)
+        for service in self.services.values():
+            if not service.running:
+                service.halt()
+        self.continue_shutdown()
+
+    def continue_shutdown(self) -> None:
+        """Stop each service once everything that depends on it is down; then the rest of the namespace."""
+        running = [s for s in self.services.values() if s.running]
+        for service in running:
+            if service.state != "stopping" and not any(self.services[d].running for d in self.dependents[service.name]):
+                self.stop(service)
+        if not running:
+            self.frame.end()  # the teardown starts from the loop, not from inside this reap
