@@ -69,3 +69,9 @@ def test_example_config_is_valid() -> None:
     example = Path(__file__).parent.parent / "examples" / "services.toml"
     specs = config.load(str(example))
     assert graph.start_order(specs) == ["web", "worker"]
+
+
+def test_wait_stop_and_doctor_words() -> None:
+    assert ctl.parse(["wait-stop"], {})[2] == {"cmd": "wait-stop"}
+    with pytest.raises(cli.UsageError, match="reserved for the environment check"):
+        cli.parse(["pyinit", "doctor"], {})
