@@ -376,6 +376,17 @@ class Running:
                 time.sleep(0.001)
         return self._init
 
+    def sigterm(self, timeout: float) -> float | None:
+        """SIGTERM to the init: milliseconds until it has exited (None: still running after ``timeout``)."""
+        init = self.init_pid
+        t0 = time.monotonic()
+        os.kill(init, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        return (time.monotonic() - t0) * 1e3
+
     def pids(self) -> int:
         assert self.cgroup is not None
         return PidsCgroup.current(self.cgroup)
@@ -457,6 +468,11 @@ def status(pid: int) -> dict[str, int]:
         if key == "Pss":
             out[key] = int(value.split()[0])
     return out
+
+
+def switches(before: dict[str, int], after: dict[str, int]) -> int:
+    """Context switches between two ``status()`` readings: each one a wake-up."""
+    return sum(after[k] - before[k] for k in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"))
 
 
 def median(values: list[float]) -> float | None:
@@ -593,8 +609,7 @@ class Bench:
                 self.put("VmHWM, MiB", mode, name, after["VmHWM"] / 1024)
                 self.put("RssAnon, MiB", mode, name, after["RssAnon"] / 1024)
                 self.put("PSS, MiB", mode, name, after["Pss"] / 1024)
-                switches = sum(after[k] - st0[k] for k in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"))
-                self.put(f"idle {idle:g}s: context switches", mode, name, switches)
+                self.put(f"idle {idle:g}s: context switches", mode, name, switches(st0, after))
                 self.put(f"idle {idle:g}s: CPU, ms", mode, name, (cpu - cpu0) / 1e6)
         finally:
             for r, fifo in running:
@@ -778,14 +793,11 @@ class Bench:
                     report.expect_ready(20, f"{s.name} storm")
                     init = r.init_pid
                     subprocess.run([self.helper, "storm", str(init), str(count)], timeout=120)
-                    t0 = time.monotonic()
-                    os.kill(init, signal.SIGTERM)
-                    try:
-                        r.proc.wait(timeout=60)
-                    except subprocess.TimeoutExpired:
+                    took = r.sigterm(60)
+                    if took is None:
                         self.notes.append(f"{s.name} storm: still running 60s after SIGTERM")
-                        continue
-                    times.setdefault(s.name, []).append((time.monotonic() - t0) * 1e3)
+                    else:
+                        times.setdefault(s.name, []).append(took)
                 finally:
                     r.stop()
                     report.close()
@@ -844,19 +856,15 @@ class Bench:
                         st0, cpu0 = status(init), cpu_ns(init)
                         time.sleep(idle)
                         st1, cpu1 = status(init), cpu_ns(init)
-                        switches = sum(
-                            st1[k] - st0[k] for k in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")
+                        self.put(
+                            f"{count} services, idle {idle:g}s: context switches", "ns", s.name, switches(st0, st1)
                         )
-                        self.put(f"{count} services, idle {idle:g}s: context switches", "ns", s.name, switches)
                         self.put(f"{count} services, idle {idle:g}s: CPU, ms", "ns", s.name, (cpu1 - cpu0) / 1e6)
-                    t1 = time.monotonic()
-                    os.kill(init, signal.SIGTERM)
-                    try:
-                        r.proc.wait(timeout=60)
-                    except subprocess.TimeoutExpired:
+                    took = r.sigterm(60)
+                    if took is None:
                         self.notes.append(f"{s.name}: still running 60s after SIGTERM with {count} services")
-                        continue
-                    stop.setdefault(s.name, []).append((time.monotonic() - t1) * 1e3)
+                    else:
+                        stop.setdefault(s.name, []).append(took)
                 finally:
                     r.stop()
                     report.close()
