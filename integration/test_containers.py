@@ -325,7 +325,7 @@ def test_init_path_zipapp(rt: Runtime, out: Path, zipapp: Path) -> None:
     init = init_args(rt, zipapp)
     check = (
         "import sys, zipfile; cmd = open('/proc/1/cmdline').read().split(chr(0)); "
-        "print(cmd[1], 'pyinit/run.py' in zipfile.ZipFile(cmd[1]).namelist()); sys.exit(7)"
+        "print(cmd[1], 'pyinit/init.py' in zipfile.ZipFile(cmd[1]).namelist()); sys.exit(7)"
     )
     result = rt.run_rm(*init, *mounts(out), rt.base, "python3", "-c", check)
     assert result.returncode == 7, result.stderr

@@ -36,6 +36,17 @@ def apply_environment(settings: Settings, env: Mapping[str, str]) -> None:
         raise UsageError(f"environment: {exc}") from None
 
 
+def check_mode(settings: Settings) -> None:
+    """One command, or one services file: never both, never none."""
+    if settings.config is not None and settings.procfile is not None:
+        raise UsageError("--config and --procfile cannot be combined")
+    if settings.config is not None or settings.procfile is not None:
+        if settings.command:
+            raise UsageError("a command cannot be combined with --config or --procfile")
+    elif not settings.command:
+        raise UsageError("no command given", kind="command")
+
+
 def parse(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
     """Settings from a command line: the personality (from the program's name or
     a leading ``--compat NAME``) sets the defaults, then PYINIT_* variables, then
@@ -49,8 +60,7 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
             name = args[0].partition("=")[2] if "=" in args[0] else (args[1] if len(args) > 1 else "")
             args = args[1:] if "=" in args[0] else args[2:]
             persona = personalities.by_name(name)
-        settings = Settings()
-        settings.personality = persona.name
+        settings = Settings(persona)
         persona.defaults(settings)
         apply_environment(settings, env)
         persona.environment(settings, env)
@@ -58,8 +68,7 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
             raise UsageError("'ctl' is reserved for the control client; use 'pyinit -- ctl' to run a program named ctl")
         persona.before_options(args)
         settings.command = parse_options(args, persona.options, settings)
-        if not settings.command and settings.config is None and settings.procfile is None:
-            raise UsageError("no command given", kind="command")
+        check_mode(settings)
         persona.finish(settings)
     except UsageError as exc:
         exc.personality = persona.name
@@ -90,11 +99,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         text, code = personalities.by_name(exc.personality).usage_failure(argv[0] if argv else "pyinit", exc)
         sys.stderr.write(text)
         return code
-    from pyinit import log, run
+    from pyinit import log
 
     log.configure(settings.verbosity, settings.log_format)
     if settings.config is not None or settings.procfile is not None:
         from pyinit.services import supervisor
 
         return supervisor.main(settings)
-    return run.run(settings)
+    from pyinit.init import Frame
+    from pyinit.single import SingleChild
+
+    return Frame(settings).run(SingleChild(settings))

@@ -50,21 +50,10 @@ class EarlyExit(Exception):
 
 
 def parse_duration(text: str) -> float:
-    """Seconds from ``5``, ``2.5``, ``500ms``, ``5s`` or ``2m``."""
-    spelled = text.strip().lower()
-    for suffix, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
-        if spelled.endswith(suffix):
-            spelled, factor = spelled[: -len(suffix)], scale
-            break
-    else:
-        factor = 1.0
-    try:
-        value = float(spelled) * factor
-    except ValueError:
-        raise ValueError(f"invalid duration: {text!r} (use seconds, or 500ms, 5s, 2m)") from None
-    if value < 0 or value != value or value == float("inf"):
-        raise ValueError(f"invalid duration: {text!r}")
-    return value
+    """:func:`pyinit.durations.parse_duration`, imported only when a duration is given."""
+    from pyinit import durations
+
+    return durations.parse_duration(text)
 
 
 def parse_exit_code(text: str) -> int:
@@ -91,9 +80,12 @@ def expect_exit(s: Settings, value: str) -> None:
 
 
 def apply_log_format(s: Settings, value: str) -> None:
-    if value not in ("console", "json"):
+    if value == "console":
+        s.log_format = "console"
+    elif value == "json":
+        s.log_format = "json"
+    else:
         raise ValueError(f"invalid log format: {value!r} (console or json)")
-    s.log_format = value
 
 
 def _set(attr: str, convert: Callable[[str], object]) -> Callable[[Settings, str], None]:

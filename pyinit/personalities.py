@@ -64,10 +64,9 @@ class Personality:
         """What to print on stderr for a bad command line, and the exit code."""
         return f"pyinit: {error}\nTry 'pyinit --help' for more information.\n", error.code
 
-    def exec_failure(self, command: str, err: int, pid: int) -> spawn.SpawnError:
-        """The message and exit code when the command cannot be executed."""
-        failure = spawn.exec_failure(command, err)
-        return spawn.SpawnError(failure.code, f"pyinit: {failure}", err)
+    def exec_failure(self, command: str, failure: spawn.SpawnError, pid: int) -> spawn.SpawnError:
+        """The message and exit code when the command cannot be started (``failure`` from spawn)."""
+        return spawn.SpawnError(failure.code, f"pyinit: {failure}", failure.errno, failure.step)
 
 
 # -- tini ---------------------------------------------------------------------
@@ -165,8 +164,11 @@ class Tini(Personality):
             return head + tini_usage(program), 1
         return f"[FATAL tini ({os.getpid()})] {error}\n", 1
 
-    def exec_failure(self, command: str, err: int, pid: int) -> spawn.SpawnError:
+    def exec_failure(self, command: str, failure: spawn.SpawnError, pid: int) -> spawn.SpawnError:
         # tini's codes: 127 not found, 126 permission denied, 1 anything else.
+        err = failure.errno
+        if failure.step != "exec":
+            return spawn.SpawnError(1, f"[FATAL tini ({pid})] {failure}", err, failure.step)
         code = {errno.ENOENT: 127, errno.EACCES: 126}.get(err, 1)
         return spawn.SpawnError(code, f"[FATAL tini ({pid})] exec {command} failed: {os.strerror(err)}", err)
 
@@ -275,11 +277,14 @@ class DumbInit(Personality):
             ), 1
         return f"[dumb-init] {error}\n", 1
 
-    def exec_failure(self, command: str, err: int, pid: int) -> spawn.SpawnError:
-        return spawn.SpawnError(2, f"[dumb-init] {command}: {os.strerror(err)}", err)
+    def exec_failure(self, command: str, failure: spawn.SpawnError, pid: int) -> spawn.SpawnError:
+        if failure.step != "exec":
+            return spawn.SpawnError(2, f"[dumb-init] {failure}", failure.errno, failure.step)
+        return spawn.SpawnError(2, f"[dumb-init] {command}: {os.strerror(failure.errno)}", failure.errno)
 
 
-PERSONALITIES: dict[str, Personality] = {p.name: p for p in (Personality(), Tini(), DumbInit())}
+NATIVE = Personality()
+PERSONALITIES: dict[str, Personality] = {p.name: p for p in (NATIVE, Tini(), DumbInit())}
 
 
 def for_program(argv0: str) -> Personality:

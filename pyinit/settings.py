@@ -4,19 +4,57 @@ from __future__ import annotations
 
 from pyinit import signals, spawn
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
+
+    from pyinit.personalities import Personality
+    from pyinit.spawn import ChildSignals, Isolation
+
+    JobControl = Literal["forward", "stop"]
+    LogFormat = Literal["console", "json"]
+
+DEFAULT_CONTROL_SOCKET = "/run/pyinit.sock"
+
 
 class Settings:
-    """Every knob of a run. Built by :mod:`pyinit.cli`; nothing else reads argv or the environment."""
+    """Every knob of a run. Built by :mod:`pyinit.cli`; nothing else reads argv or the environment.
+
+    Slotted: an option table that names an attribute wrongly fails at once
+    instead of quietly setting a new one.
+    """
+
+    __slots__ = (
+        "child_signals",
+        "command",
+        "config",
+        "control_socket",
+        "expect_exit",
+        "grace",
+        "isolation",
+        "job_control",
+        "log_format",
+        "pdeathsig",
+        "personality",
+        "procfile",
+        "rewrite",
+        "single_child",
+        "stop_delay",
+        "stop_signal",
+        "subreaper",
+        "verbosity",
+        "warn_on_reap",
+    )
 
     command: list[str]
-    personality: str
+    personality: Personality
     # forwarding
     single_child: bool
     rewrite: dict[int, int]
-    job_control: str
+    job_control: JobControl
     # children
-    isolation: str
-    child_signals: str
+    isolation: Isolation
+    child_signals: ChildSignals
     # exit
     expect_exit: frozenset[int]
     # reaping
@@ -32,12 +70,16 @@ class Settings:
     control_socket: str
     # logging
     verbosity: int
-    log_format: str
+    log_format: LogFormat
     warn_on_reap: bool
 
-    def __init__(self) -> None:
+    def __init__(self, personality: Personality | None = None) -> None:
+        if personality is None:
+            from pyinit.personalities import NATIVE
+
+            personality = NATIVE
         self.command = []
-        self.personality = "pyinit"
+        self.personality = personality
         self.single_child = False
         self.rewrite = {}
         # What TSTP/TTIN/TTOU sent to pyinit do: "forward" TSTP and drop TTIN/TTOU
@@ -55,10 +97,12 @@ class Settings:
         self.stop_delay = 0.0
         self.config = None
         self.procfile = None
-        self.control_socket = "/run/pyinit.sock"
+        self.control_socket = DEFAULT_CONTROL_SOCKET
         self.verbosity = 0
         self.log_format = "console"
         self.warn_on_reap = False
 
     def __repr__(self) -> str:
-        return f"Settings({vars(self)!r})"
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        fields["personality"] = self.personality.name
+        return f"Settings({fields!r})"

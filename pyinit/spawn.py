@@ -21,16 +21,19 @@ import os
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from typing import Literal
 
     Credentials = tuple[int | None, int | None, list[int] | None]
+    Isolation = Literal["pgroup", "session"]
+    ChildSignals = Literal["reset", "inherit"]
 
 # How the child is isolated from pyinit.
-PGROUP = "pgroup"  # a new process group (tini, pyinit): signals reach the group
-SESSION = "session"  # a new session taking the controlling terminal (dumb-init)
+PGROUP: Literal["pgroup"] = "pgroup"  # a new process group (tini, pyinit): signals reach the group
+SESSION: Literal["session"] = "session"  # a new session taking the controlling terminal (dumb-init)
 
 # What the child's signals start as.
-RESET = "reset"  # every one at its default, none blocked (pyinit)
-INHERIT = "inherit"  # as pyinit found them: ignored ones stay ignored, the mask comes back (tini)
+RESET: Literal["reset"] = "reset"  # every one at its default, none blocked (pyinit)
+INHERIT: Literal["inherit"] = "inherit"  # as pyinit found them: ignored ones stay ignored, the mask comes back (tini)
 
 SIGPIPE = 13
 SIGXFSZ = 25
@@ -43,33 +46,56 @@ OWN_PID = "\0pid"
 
 
 class SpawnError(Exception):
-    """The command could not be executed; ``code`` is the exit status to report."""
+    """The command could not be started; ``code`` is the exit status to report.
 
-    def __init__(self, code: int, message: str, err: int = 0) -> None:
+    ``step`` is what failed in the child between fork and exec (``exec``,
+    ``cwd``, ``setgroups``, ``setgid``, ``setuid``, ``fds``, ``setsid``,
+    ``setpgid``, ``signals``), ``errno`` why.
+    """
+
+    def __init__(self, code: int, message: str, err: int = 0, step: str = "exec") -> None:
         super().__init__(message)
         self.code = code
         self.errno = err
+        self.step = step
 
 
-def exec_failure(command: str, err: int) -> SpawnError:
+# What each step before exec does, as the failure reports it.
+STEPS = {
+    "setsid": "start a session",
+    "setpgid": "start a process group",
+    "fds": "set up file descriptors",
+    "setgroups": "set supplementary groups",
+    "setgid": "set group",
+    "setuid": "set user",
+    "cwd": "enter the working directory",
+    "signals": "reset signals",
+}
+
+
+def exec_failure(command: str, err: int, step: str = "exec") -> SpawnError:
+    """The failure for ``err`` at ``step``: 127 when the command is not found, else 126."""
+    reason = os.strerror(err) if err else "unknown error"
+    if step != "exec":
+        return SpawnError(126, f"{command}: cannot {STEPS.get(step, step)}: {reason}", err, step)
     if err == errno.ENOENT:
         return SpawnError(127, f"{command}: command not found", err)
     if err in (errno.EACCES, errno.EPERM, errno.EISDIR):
         return SpawnError(126, f"{command}: permission denied (not executable)", err)
     if err == errno.ENOEXEC:
         return SpawnError(126, f"{command}: exec format error (not an executable)", err)
-    return SpawnError(126, f"{command}: cannot execute: {os.strerror(err)}", err)
+    return SpawnError(126, f"{command}: cannot execute: {reason}", err)
 
 
 def spawn(
     argv: Sequence[str],
-    isolation: str = PGROUP,
+    isolation: Isolation = PGROUP,
     terminal_fd: int | None = None,
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
     credentials: Credentials | None = None,
     fds: Mapping[int, int] | None = None,
-    child_signals: str = RESET,
+    child_signals: ChildSignals = RESET,
 ) -> tuple[int, SpawnError | None]:
     """Fork and exec ``argv``; return ``(pid, error)``.
 
@@ -104,23 +130,28 @@ def spawn(
     finally:
         os.close(report_r)
     if report:
-        return pid, exec_failure(argv[0], int(report))
+        step, _, err = report.decode("ascii", "replace").partition(":")
+        return pid, exec_failure(argv[0], int(err) if err.isdigit() else 0, step)
     return pid, None
 
 
 def _become(
     argv: Sequence[str],
-    isolation: str,
+    isolation: Isolation,
     terminal_fd: int | None,
     env: Mapping[str, str] | None,
     cwd: str | None,
     report_w: int,
     credentials: Credentials | None = None,
     fds: Mapping[int, int] | None = None,
-    child_signals: str = RESET,
+    child_signals: ChildSignals = RESET,
 ) -> None:
-    """In the forked child: isolate, restore signals, exec. Never returns."""
+    """In the forked child: isolate, restore signals, exec. Never returns.
+
+    Whatever fails is written to ``report_w`` as ``STEP:ERRNO`` for the parent to report.
+    """
     code = 126
+    step = "setsid" if isolation == SESSION else "setpgid"
     try:
         if isolation == SESSION:
             os.setsid()
@@ -139,17 +170,23 @@ def _become(
                 except OSError:
                     pass
         if fds:
+            step = "fds"
             report_w = _move_fds(fds, report_w)
         if credentials is not None:
             uid, gid, groups = credentials
             if groups is not None:
+                step = "setgroups"
                 os.setgroups(groups)
             if gid is not None:
+                step = "setgid"
                 os.setgid(gid)
             if uid is not None:
+                step = "setuid"
                 os.setuid(uid)
         if cwd is not None:
+            step = "cwd"
             os.chdir(cwd)
+        step = "signals"
         # Read before the reset, which rewrites Python's table of handlers.
         inherited = _ignored_at_start() if child_signals == INHERIT else []
         _reset_ignored_signals()
@@ -159,15 +196,22 @@ def _become(
             _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
         if env is not None and env.get("WATCHDOG_PID") == OWN_PID:
             env = {**env, "WATCHDOG_PID": str(os.getpid())}
-        try:
-            _exec(list(argv), os.environ if env is None else env)
-        except OSError as exc:
-            err = exc.errno or errno.ENOEXEC
-            code = exec_failure(argv[0], err).code
-            os.write(report_w, str(err).encode())
+        step = "exec"
+        _exec(list(argv), os.environ if env is None else env)
+    except OSError as exc:
+        err = exc.errno or (errno.ENOEXEC if step == "exec" else 0)
+        code = exec_failure(argv[0], err, step).code
+        _report(report_w, f"{step}:{err}")
     except BaseException:
-        pass
+        _report(report_w, f"{step}:0")
     os._exit(code)
+
+
+def _report(fd: int, text: str) -> None:
+    try:
+        os.write(fd, text.encode())
+    except BaseException:  # nothing left to tell it with; the exit status still says 126
+        pass
 
 
 def _exec(argv: list[str], env: Mapping[str, str]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pyinit import signals
-from pyinit.services import config
+from pyinit.services import config, graph
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -62,7 +62,7 @@ ready = "notify"
     assert web.command == ["gunicorn", "app:app", "--bind", "0.0.0.0:8000"]
     assert web.ready.kind == "notify" and web.depends_on == ["db"]
     assert web.restart == "on-failure" and not web.critical and web.output == "inherit"
-    assert config.start_order(specs) == ["db", "web"]
+    assert graph.start_order(specs) == ["db", "web"]
 
 
 @pytest.mark.parametrize(
@@ -179,7 +179,7 @@ def test_start_order_keeps_file_order_for_independent_services() -> None:
         '[services.c]\ncommand = "x"\ndepends_on = ["b"]\n[services.a]\ncommand = "x"\n[services.b]\ncommand = "x"\n',
         "s.toml",
     )
-    assert config.start_order(specs) == ["b", "c", "a"]
+    assert graph.start_order(specs) == ["b", "c", "a"]
 
 
 @pytest.mark.parametrize("value", ["inf", "nan", "-1", "-inf"])

@@ -52,25 +52,23 @@ def test_config_options() -> None:
 
 
 def test_config_usage_errors() -> None:
-    from pyinit.services import supervisor
-
     with pytest.raises(cli.UsageError):
         cli.parse(["pyinit", "--config"], {})
-    both = cli.parse(["pyinit", "--config", "a", "--procfile", "b"], {})
-    assert supervisor.usage_problem(both) == "--config and --procfile cannot be combined"
-    command = cli.parse(["pyinit", "--config", "a", "sleep", "1"], {})
-    assert supervisor.usage_problem(command) == "a command cannot be combined with --config or --procfile"
-    assert supervisor.usage_problem(cli.parse(["pyinit", "--procfile", "P"], {})) is None
+    with pytest.raises(cli.UsageError, match=r"^--config and --procfile cannot be combined$"):
+        cli.parse(["pyinit", "--config", "a", "--procfile", "b"], {})
+    with pytest.raises(cli.UsageError, match=r"^a command cannot be combined with --config or --procfile$"):
+        cli.parse(["pyinit", "--config", "a", "sleep", "1"], {})
+    assert cli.parse(["pyinit", "--procfile", "P"], {}).procfile == "P"
 
 
 def test_example_config_is_valid() -> None:
     from pathlib import Path
 
-    from pyinit.services import config
+    from pyinit.services import config, graph
 
     example = Path(__file__).parent.parent / "examples" / "services.toml"
     specs = config.load(str(example))
-    assert config.start_order(specs) == ["web", "worker"]
+    assert graph.start_order(specs) == ["web", "worker"]
 
 
 def test_day_two_requests() -> None:

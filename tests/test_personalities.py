@@ -28,13 +28,13 @@ def parse(argv0: str, *args: str, env: dict[str, str] | None = None) -> cli.Sett
     ],
 )
 def test_personality_from_program_name(argv0: str, name: str) -> None:
-    assert parse(argv0, "x").personality == name
+    assert parse(argv0, "x").personality.name == name
 
 
 @pytest.mark.parametrize("spelled", [("--compat", "tini"), ("--compat=tini",)])
 def test_compat_flag_selects_and_uses_that_table(spelled: tuple[str, ...]) -> None:
     s = parse("pyinit", *spelled, "-g", "-e", "3", "x")
-    assert (s.personality, s.single_child, s.expect_exit) == ("tini", False, {3})
+    assert (s.personality.name, s.single_child, s.expect_exit) == ("tini", False, {3})
 
 
 def test_compat_must_come_first_and_be_known() -> None:
@@ -164,7 +164,7 @@ def test_dumb_init_version_and_help_go_to_stderr() -> None:
     ],
 )
 def test_exec_failures(name: str, err: int, code: int, message: str) -> None:
-    failure = personalities.by_name(name).exec_failure("app", err, 42)
+    failure = personalities.by_name(name).exec_failure("app", spawn.exec_failure("app", err), 42)
     assert (failure.code, str(failure)) == (code, message)
 
 

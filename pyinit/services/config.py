@@ -12,15 +12,14 @@ import os
 import re
 
 from pyinit import signals
-from pyinit.options import parse_duration
+from pyinit.durations import parse_duration
+from pyinit.services import graph
+from pyinit.services.spec import OUTPUTS, READY_KINDS, RESTART_POLICIES, Ready, ServiceSpec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-RESTART_POLICIES = ("no", "on-failure", "always")
-OUTPUTS = ("inherit", "prefix")
-READY_KINDS = ("command", "tcp", "fd", "notify")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -30,48 +29,6 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-class Ready:
-    """How a service says it is ready. ``kind`` is ``None`` (at once) or one of READY_KINDS."""
-
-    def __init__(self) -> None:
-        self.kind: str | None = None
-        self.command: list[str] = []
-        self.host = "127.0.0.1"
-        self.port = 0
-        self.fd = 0
-        self.interval = 0.2
-        self.timeout = 0.0  # 0: wait for ever
-
-
-class ServiceSpec:
-    """One service as configured; read-only once validated."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.command: list[str] = []
-        self.env: dict[str, str] = {}
-        self.cwd: str | None = None
-        self.uid: int | None = None
-        self.gid: int | None = None
-        self.groups: list[int] | None = None
-        self.user_env: dict[str, str] = {}  # HOME, USER, LOGNAME of ``user``; ``env`` wins
-        self.restart = "on-failure"
-        self.backoff_initial = 0.5
-        self.backoff_max = 30.0
-        self.backoff_reset = 10.0
-        self.start_limit = 5
-        self.start_limit_window = 60.0
-        self.stop_signal = signals.SIGTERM
-        self.stop_grace = 10.0
-        self.depends_on: list[str] = []
-        self.ready = Ready()
-        self.critical = False
-        self.output = "inherit"
-
-    def __repr__(self) -> str:
-        return f"ServiceSpec({vars(self)!r})"
 
 
 # -- locating keys in the file text -------------------------------------------
@@ -341,27 +298,8 @@ def _check_graph(specs: dict[str, ServiceSpec], problems: _Problems) -> None:
                 problems.add(spec.name, "depends_on", f"unknown service {dep!r}")
             elif dep == spec.name:
                 problems.add(spec.name, "depends_on", "a service cannot depend on itself")
-    # Depth-first search; each cycle is reported once, at the service that closes it.
-    state: dict[str, int] = {}  # 1 visiting, 2 done
-    reported: set[frozenset[str]] = set()
-
-    def visit(name: str, path: list[str]) -> None:
-        state[name] = 1
-        for dep in specs[name].depends_on:
-            if dep not in specs or dep == name:
-                continue
-            if state.get(dep) == 1:
-                cycle = [*path[path.index(dep) :], dep]
-                if frozenset(cycle) not in reported:
-                    reported.add(frozenset(cycle))
-                    problems.add(name, "depends_on", f"dependency cycle: {' -> '.join(cycle)}")
-            elif dep not in state:
-                visit(dep, [*path, dep])
-        state[name] = 2
-
-    for name in specs:
-        if name not in state:
-            visit(name, [name])
+    for name, cycle in graph.cycles(specs):
+        problems.add(name, "depends_on", f"dependency cycle: {' -> '.join(cycle)}")
 
 
 def parse_toml(text: str, path: str) -> dict[str, ServiceSpec]:
@@ -440,21 +378,3 @@ def load(path: str, procfile: bool = False) -> dict[str, ServiceSpec]:
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: not UTF-8 text"]) from None
     return parse_procfile(text, path) if procfile else parse_toml(text, path)
-
-
-def start_order(specs: dict[str, ServiceSpec]) -> list[str]:
-    """Dependencies before dependents; ties in file order (the graph has no cycle)."""
-    order: list[str] = []
-    seen: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in seen:
-            return
-        seen.add(name)
-        for dep in specs[name].depends_on:
-            visit(dep)
-        order.append(name)
-
-    for name in specs:
-        visit(name)
-    return order

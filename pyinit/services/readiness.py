@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from pyinit.loop import Loop, Timer
     from pyinit.reaper import Reaper
-    from pyinit.services.config import Ready
+    from pyinit.services.spec import Ready
 
 
 class Probe:

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pyinit.loop import Timer
-    from pyinit.services.config import ServiceSpec
     from pyinit.services.readiness import Probe
+    from pyinit.services.spec import ServiceSpec
     from pyinit.settings import Settings
     from pyinit.teardown import Teardown
 
@@ -93,7 +93,7 @@ class Service:
 class Supervisor:
     def __init__(self, settings: Settings, specs: dict[str, ServiceSpec]) -> None:
         from pyinit.loop import Loop
-        from pyinit.services.config import start_order
+        from pyinit.services.graph import start_order
 
         self.settings = settings
         self.order = start_order(specs)
@@ -494,9 +494,9 @@ class Supervisor:
 
     # -- the story ----------------------------------------------------------------
     def run(self) -> int:
-        from pyinit import run as single
+        from pyinit.init import become_reaper
 
-        single.become_reaper(self.settings)
+        become_reaper(self.settings)
         self.open_control()
         self.schedule()
         while not self.done:
@@ -525,26 +525,12 @@ class Supervisor:
             shutil.rmtree(self.rundir, ignore_errors=True)
 
 
-def usage_problem(settings: Settings) -> str | None:
-    """Options that make no sense together with --config/--procfile (checked here, not in
-    the CLI parser, so the personalities' parsers need not know about supervision)."""
-    if settings.config is not None and settings.procfile is not None:
-        return "--config and --procfile cannot be combined"
-    if settings.command:
-        return "a command cannot be combined with --config or --procfile"
-    return None
-
-
 def main(settings: Settings) -> int:
     """Load and validate the configuration (exit 2 on any problem), then supervise."""
     import sys
 
     from pyinit.services.config import ConfigError, load
 
-    problem = usage_problem(settings)
-    if problem:
-        sys.stderr.write(f"pyinit: {problem}\nTry 'pyinit --help' for more information.\n")
-        return 2
     path = settings.config or settings.procfile
     assert path is not None
     try:

@@ -1,0 +1,152 @@
+"""The single-child mode: one command, its signals, its terminal, its exit status.
+
+What it adds to the frame (:mod:`pyinit.init`): the child is spawned in a
+process group (or session) of its own, holding the terminal's foreground when
+pyinit held it; signals go to its group (``-c``: to the child only) after
+``--rewrite``; a stop request waits ``--stop-delay`` first; job-control
+signals follow the personality; the child's exit ends the work, and its
+status (128+N for signal N, ``-e`` codes as 0) is pyinit's.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pyinit import log, signals, spawn, terminal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyinit.init import Frame
+    from pyinit.settings import Settings
+
+
+class SingleChild:
+    """The mode: state the frame's events need about the one child."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.child = 0
+        self.failure: spawn.SpawnError | None = None
+        self.status: int | None = None
+        self.code: int | None = None  # set when pyinit itself decides the status (spawn failed)
+        self.terminal = terminal.Terminal(None, 0)
+        self._frame: Frame | None = None
+
+    @property
+    def frame(self) -> Frame:
+        assert self._frame is not None
+        return self._frame
+
+    # -- Mode -------------------------------------------------------------------
+    def start(self, frame: Frame) -> None:
+        self._frame = frame
+        settings = self.settings
+        if settings.isolation == spawn.SESSION:
+            terminal.detach()
+            tty = 0 if os.isatty(0) else None
+        else:
+            tty = terminal.foreground_fd()
+        # pyinit holds no directory (nor its mount) busy, from before the child
+        # exists: the child gets the original one through spawn's cwd.
+        try:
+            cwd: str | None = os.getcwd()
+        except OSError:  # removed under us: the child inherits it as it is
+            cwd = None
+        if cwd is not None:
+            os.chdir("/")
+        try:
+            self.child, failure = spawn.spawn(
+                settings.command, settings.isolation, tty, cwd=cwd, child_signals=settings.child_signals
+            )
+        except OSError as exc:
+            sys.stderr.write(f"pyinit: cannot start {settings.command[0]}: {exc.strerror}\n")
+            self.code = 1
+            frame.end(teardown=False)
+            return
+        finally:
+            if cwd is None:
+                os.chdir("/")
+        if failure is not None:
+            self.failure = settings.personality.exec_failure(settings.command[0], failure, self.child)
+            sys.stderr.write(f"{self.failure}\n")
+        else:
+            log.info("spawned", pid=self.child, command=settings.command)
+        self.terminal = terminal.Terminal(tty if settings.isolation == spawn.PGROUP else None, self.child)
+        frame.reaper.watch(self.child, self.on_child_exit)
+        if settings.warn_on_reap:
+            # tini's -w sentence, which is what people grep for; the pid is a field too.
+            frame.reaper.on_orphan = lambda pid, _: log.warning(f"Reaped zombie process with pid={pid}", pid=pid)
+
+    def after_reap(self) -> None:
+        self.terminal.child_changed()
+
+    def forward(self, sig: int) -> None:
+        if sig == signals.SIGCONT:
+            self.terminal.continued()
+        if sig in signals.JOB_CONTROL:
+            self.on_job_control(sig)
+            return
+        self.send(sig)
+
+    def stop_requested(self, sig: int) -> None:
+        if self.settings.stop_delay > 0:
+            # Let a load balancer notice and drain before the child starts stopping.
+            log.info("stop request; forwarding it after the stop delay", signal=signals.name(sig))
+            self.frame.loop.call_later(self.settings.stop_delay, lambda: self.send(sig))
+        else:
+            self.send(sig)
+
+    def hurry(self, sig: int) -> None:
+        # The child decides what a second request means (a second Ctrl-C, say).
+        self.stop_requested(sig)
+
+    def exit_code(self) -> int:
+        from pyinit.reaper import exit_code
+
+        if self.code is not None:
+            return self.code
+        if self.failure is not None:
+            return self.failure.code
+        assert self.status is not None
+        code = exit_code(self.status)
+        return 0 if code in self.settings.expect_exit else code
+
+    def close(self) -> None:
+        self.terminal.release()
+
+    # -- the child -----------------------------------------------------------
+    def on_job_control(self, sig: int) -> None:
+        """TSTP/TTIN/TTOU sent to pyinit itself (a terminal sends them to its foreground
+        group, which is the child's, so these come from ``kill``)."""
+        if self.settings.job_control == "stop":
+            # dumb-init: forward (as SIGSTOP in session mode), then stop too so a
+            # shell above sees the job stopped. A namespace init cannot stop itself.
+            self.send(sig)
+            if os.getpid() != 1:
+                os.kill(os.getpid(), signals.SIGSTOP)
+            return
+        if sig != signals.SIGTSTP:  # TTIN/TTOU only ever concern pyinit's own terminal use
+            log.debug("ignored", signal=signals.name(sig))
+            return
+        self.send(sig)
+
+    def send(self, sig: int) -> None:
+        target = signals.rewrite(sig, self.settings.rewrite)
+        if target == 0 or self.status is not None:
+            log.debug("dropped", signal=signals.name(sig))
+            return
+        whom = self.child if self.settings.single_child else -self.child
+        try:
+            os.kill(whom, target)
+        except ProcessLookupError:
+            return
+        log.info("forwarded", signal=signals.name(target), to=whom)
+
+    def on_child_exit(self, pid: int, status: int) -> None:
+        from pyinit.reaper import describe
+
+        self.status = status
+        log.info("child exited", pid=pid, **describe(status))
+        # As tini with --grace 0: the kernel kills the rest of a namespace with us.
+        self.frame.end(teardown=self.settings.grace > 0)
