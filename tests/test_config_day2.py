@@ -28,7 +28,7 @@ def test_every_day_two_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 command = "serve --workers ${{WORKERS}} --name '${{GREETING}}' --tz ${{TZ_NAME:-UTC}}"
 env_file = ["${{BASE}}/web.env", "-${{BASE}}/missing.env"]
 env = {{ GREETING = "hello", COST = "$$5" }}
-health = {{ http = "http://127.0.0.1:8000/healthz", interval = "10s", timeout = "2s", failures = 3, start_period = "5s" }}
+health = {{ http = "http://127.0.0.1:8000/healthz", interval = "10s", timeout = 2, failures = 3, start_period = "5s" }}
 watchdog = "30s"
 log_buffer = "1MiB"
 ready = {{ log = "listening on \\\\d+" }}
