@@ -112,3 +112,12 @@ def test_log_readiness_needs_relayed_output() -> None:
     assert problems('[services.a]\ncommand = "a"\nready = { log = "up" }\noutput = "inherit"\n') == [
         's.toml:3: services.a.ready: log: needs output = "prefix" or "quiet" (the lines must pass through pyinit)'
     ]
+
+
+def test_the_day_two_example_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(__file__).parent.parent
+    monkeypatch.chdir(root)  # its paths are relative to the repository's root
+    specs = config.load("examples/day2/services.toml")
+    assert [name for name in specs] == ["web", "worker", "cleanup"]
+    assert specs["worker"].env["RETENTION_DAYS"] == "7" and specs["worker"].instances == 2
+    assert specs["cleanup"].schedule is not None and specs["web"].ready.kind == "log"
