@@ -60,17 +60,17 @@ def start(tmp_path: Path, namespace: type[Namespace], toml: str, *args: str) -> 
     return ns, sock
 
 
-def start_stubborn(tmp_path: Path, namespace: type[Namespace], stop_grace: str) -> Namespace:
-    """One service that ignores SIGTERM; returned once its trap is in place."""
-    trapped = tmp_path / "trapped"
+def start_stubborn(tmp_path: Path, namespace: type[Namespace], stop_grace: str) -> tuple[Namespace, Path]:
+    """One service that ignores SIGTERM (it records each in ``events``); returned once its trap is in place."""
+    trapped, events = tmp_path / "trapped", tmp_path / "events"
     toml = f"""
 [services.stubborn]
-command = ["sh", "-c", "trap '' TERM; touch {trapped}; while :; do sleep 0.1; done"]
+command = ["sh", "-c", "trap 'echo TERM >> {events}' TERM; touch {trapped}; while :; do sleep 0.1; done"]
 stop_grace = "{stop_grace}"
 """
     ns, _ = start(tmp_path, namespace, toml)
     wait_for(trapped.exists)
-    return ns
+    return ns, events
 
 
 def stop(ns: Namespace) -> None:
@@ -212,8 +212,37 @@ def test_critical_service_that_gives_up(tmp_path: Path) -> None:
 
 
 def test_stop_grace_then_sigkill(tmp_path: Path, namespace: type[Namespace]) -> None:
-    ns = start_stubborn(tmp_path, namespace, "500ms")  # only the SIGKILL after the grace ends it
-    stop(ns)
+    """Two services that ignore SIGTERM, asked to stop together: ``short`` with a stop_grace of its
+    own, ``long`` with the default (10 s). ``short`` must outlive the SIGTERM (it ticks on within
+    its grace) and be SIGKILLed while ``long`` still runs and sees it go: with stop_grace
+    ignored both would have the default grace and be killed together."""
+    events = tmp_path / "events"
+
+    def stubborn(name: str, then: str) -> str:
+        loop = f"trap 'echo TERM {name} >> {events}' TERM; echo $$ > {tmp_path / name}; "
+        return json.dumps(["sh", "-c", loop + f"while :; do {then} sleep 0.1; done"])
+
+    short_pid = tmp_path / "short"
+    # long: once short is gone (its pid file written, no such process any more), say so once.
+    gone = f"[ -z $seen ] && [ -s {short_pid} ] && ! kill -0 $(cat {short_pid}) 2>/dev/null"
+    saw = f"if {gone}; then seen=1; echo short gone >> {events}; fi;"
+    toml = f"""
+[services.short]
+command = {stubborn("short", f"echo tick >> {events};")}
+stop_grace = "2s"
+
+[services.long]
+command = {stubborn("long", saw)}
+"""
+    ns, _sock = start(tmp_path, namespace, toml)
+    wait_for(lambda: short_pid.exists() and (tmp_path / "long").exists() and "tick" in lines(events))
+    ns.kill(signal.SIGTERM)
+    wait_for(lambda: "short gone" in lines(events), timeout=30)
+    log = lines(events)
+    assert {"TERM short", "TERM long"} <= set(log[: log.index("short gone")])
+    assert "tick" in log[log.index("TERM short") : log.index("short gone")]  # alive within its grace
+    ns.kill(signal.SIGINT)  # long has the default 10 s grace: a second stop request kills it now
+    assert ns.wait(30) == 0
 
 
 def test_orphans_of_services_are_reaped(tmp_path: Path, namespace: type[Namespace]) -> None:
@@ -423,16 +452,16 @@ ready = {{command = ["true"]}}
 """
     ns, sock = start(tmp_path, namespace, toml)
     wait_for(lambda: ctl(sock, "ready").returncode == 0)
-    time.sleep(0.5)
-
+    # The fence: pyinit is back in epoll_wait, done with the request and the probes.
+    wait_for(lambda: Path(f"/proc/{ns.init_pid}/wchan").read_text() == "do_epoll_wait")
     assert_never_wakes_up(ns.init_pid)
     stop(ns)
 
 
 def test_second_stop_request_skips_the_grace(tmp_path: Path, namespace: type[Namespace]) -> None:
-    ns = start_stubborn(tmp_path, namespace, "60s")
+    ns, events = start_stubborn(tmp_path, namespace, "60s")
     ns.kill(signal.SIGTERM)
-    time.sleep(0.3)
+    wait_for(lambda: "TERM" in lines(events))  # the fence: the first request was carried out
     ns.kill(signal.SIGINT)
     assert ns.wait(30) == 0  # well before the 60 s grace
 

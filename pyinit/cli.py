@@ -103,9 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     log.configure(settings.verbosity, settings.log_format)
     if settings.config is not None or settings.procfile is not None:
-        from pyinit.services import supervisor
+        from pyinit import services
 
-        return supervisor.main(settings)
+        return services.main(settings)
     from pyinit.init import Frame
     from pyinit.single import SingleChild
 

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     Reply = Callable[..., Any]  # (message, more=False) -> bool: still connected
     Handler = Callable[[dict[str, Any], Reply], None]
 
-DEFAULT_PATH = "/run/pyinit.sock"
 MAX_REQUEST = 4096
 MAX_CONNECTIONS = 32
 IDLE_TIMEOUT = 10.0

@@ -7,7 +7,6 @@ pyinit answers on the socket.
 
 from __future__ import annotations
 
-import os
 import sys
 
 TYPE_CHECKING = False
@@ -45,9 +44,9 @@ class CtlUsage(Exception):
 
 
 def parse(args: Sequence[str], env: Mapping[str, str]) -> tuple[str, bool, dict[str, Any]]:
-    from pyinit.control import DEFAULT_PATH
+    from pyinit.settings import DEFAULT_CONTROL_SOCKET
 
-    path = env.get("PYINIT_CONTROL_SOCKET") or DEFAULT_PATH
+    path = env.get("PYINIT_CONTROL_SOCKET") or DEFAULT_CONTROL_SOCKET
     raw = False
     rest = list(args)
     while rest and rest[0].startswith("-"):
@@ -267,7 +266,3 @@ def main(args: Sequence[str], env: Mapping[str, str]) -> int:
     if request["cmd"] == "ready" and not reply.get("ready"):
         return 1
     return 0
-
-
-def run() -> int:
-    return main(sys.argv[2:], os.environ)
