@@ -422,7 +422,8 @@ depends_on = ["db"]
 on_dependency_failure = "ignore"
 
 [services.setup]
-command = ["false"]
+command = ["sh", "-c", "sleep 0.3; exit 1"]
+ready = {{ command = ["false"] }}
 restart = "no"
 
 [services.app]

@@ -37,7 +37,6 @@ class Job:
     def start(self) -> None:
         """Follow the timetable (again)."""
         self.timetable.start()
-        log.info("job scheduled", service=self.service.name, next_run=self.next_run())
 
     def cancel(self) -> None:
         self.timetable.cancel()

@@ -7,6 +7,39 @@ import os
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyinit.loop import Loop
+    from pyinit.services.logring import LogRing
+
+STREAMS = {1: "stdout", 2: "stderr"}
+
+
+class Relay:
+    """What becomes of one stream's lines besides the prefix: the service's log ring,
+    ``output = "quiet"`` (the ring only) and ``--log-format json`` (JSON objects)."""
+
+    def __init__(self, service: str, stream: str, ring: LogRing, quiet: bool, json: bool) -> None:
+        self.service, self.stream, self.ring = service, stream, ring
+        self.quiet, self.json = quiet, json
+
+    def line(self, line: bytes) -> None:
+        self.ring.add(self.stream, line)
+
+    def render(self, lines: list[bytes], prefix: bytes) -> bytes:
+        if not self.json:
+            return b"".join(prefix + line + b"\n" for line in lines)
+        import json
+        import time
+
+        from pyinit.services.logring import timestamp
+
+        when = timestamp(time.time())
+        return b"".join(
+            json.dumps(
+                {"time": when, "service": self.service, "stream": self.stream, "line": line.decode("utf-8", "replace")}
+            ).encode()
+            + b"\n"
+            for line in lines
+        )
+
 
 # A line longer than this is passed on in pieces rather than buffered without bound.
 MAX_LINE = 64 * 1024
@@ -26,8 +59,16 @@ def write_all(fd: int, data: bytes) -> None:
 class Prefixer:
     """One pipe: the child's end goes to ``target`` in the child; we copy lines to our ``target``."""
 
-    def __init__(self, loop: Loop, prefix: bytes, target: int, owner: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        loop: Loop,
+        prefix: bytes,
+        target: int,
+        owner: tuple[int, int] | None = None,
+        relay: Relay | None = None,
+    ) -> None:
         self.loop, self.prefix, self.target = loop, prefix, target
+        self.relay = relay
         self.buffer = b""
         self.read_end, self.write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         os.set_blocking(self.write_end, True)
@@ -60,8 +101,15 @@ class Prefixer:
         if len(self.buffer) > MAX_LINE:
             lines.append(self.buffer)
             self.buffer = b""
-        if lines:
+        if not lines:
+            return
+        if self.relay is None:
             write_all(self.target, b"".join(self.prefix + line + b"\n" for line in lines))
+            return
+        for line in lines:
+            self.relay.line(line)
+        if not self.relay.quiet:
+            write_all(self.target, self.relay.render(lines, self.prefix))
 
     def close(self) -> None:
         if self.write_end >= 0:
@@ -81,8 +129,7 @@ class Prefixer:
                 break
             self.take(data)
         if self.buffer:
-            write_all(self.target, self.prefix + self.buffer + b"\n")
-            self.buffer = b""
+            self.take(b"\n")
         self.loop.remove_reader(self.read_end)
         os.close(self.read_end)
         self.read_end = -1
