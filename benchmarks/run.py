@@ -95,7 +95,10 @@ def bench_venv() -> None:
     compile pyinit from source. So: a plain venv of the same interpreter, the
     source tree and the development venv's site-packages (psutil, structlog)
     on sys.path through a plain .pth (a path line: no import), bytecode
-    compiled, and the console script pip writes for the project's entry point.
+    compiled. ``pyinit`` in it is what ``python -m pyinit.launcher`` writes
+    (``-IS``, the paths spelled out); the console scripts that pip writes for
+    the entry point (pip 24 and later, and before: ``import re``) sit next to
+    it for the start-up comparison.
     """
     if not (BIN / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(VENV)], check=True)
@@ -115,13 +118,37 @@ def bench_venv() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text()
     entry = next(line for line in pyproject.splitlines() if line.startswith("pyinit = "))
     module, func = entry.split('"')[1].split(":")
-    script = BIN / "pyinit"
-    script.write_text(
-        f"#!{PYTHON}\nimport sys\nfrom {module} import {func}\n"
-        f"if __name__ == '__main__':\n    sys.argv[0] = sys.argv[0].removesuffix('.exe')\n    sys.exit({func}())\n"
-    )
-    script.chmod(0o755)
+    scripts = {
+        "pyinit-pip": "sys.argv[0] = sys.argv[0].removesuffix('.exe')",
+        "pyinit-pip23": "sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])",
+    }
+    for name, fix in scripts.items():
+        imports = "import re\nimport sys" if "re.sub" in fix else "import sys"
+        script = BIN / name
+        script.write_text(
+            f"#!{PYTHON}\n# -*- coding: utf-8 -*-\n{imports}\nfrom {module} import {func}\n"
+            f"if __name__ == '__main__':\n    {fix}\n    sys.exit({func}())\n"
+        )
+        script.chmod(0o755)
+    subprocess.run([PYTHON, "-m", "pyinit.launcher", str(BIN / "pyinit")], check=True, stdout=subprocess.DEVNULL)
     subprocess.run([PYTHON, "-m", "compileall", "-q", str(ROOT / "pyinit")], check=True)
+
+
+def zipapp() -> str | None:
+    """dist/pyinit.pyz as scripts/containers/build-zipapp.sh makes it, rebuilt when pyinit changes."""
+    target = CACHE / "pyinit.pyz"
+    newest = max(p.stat().st_mtime for p in (ROOT / "pyinit").rglob("*.py"))
+    if not target.exists() or target.stat().st_mtime < newest:
+        build = subprocess.run(
+            ["bash", str(ROOT / "scripts/containers/build-zipapp.sh"), "-o", str(target)],
+            env=dict(os.environ, PYTHON=sys.executable),
+            capture_output=True,
+            text=True,
+        )
+        if build.returncode != 0:
+            log(f"no zipapp: {build.stderr.strip().splitlines()[-1:]}")
+            return None
+    return str(target)
 
 
 def compile_c() -> dict[str, str]:
@@ -146,27 +173,35 @@ def compile_c() -> dict[str, str]:
 class Subject:
     name: str
     prefix: list[str]  # the init's own argv, before the child's; [] for a floor
-    kind: str  # "init", "supervisord", "python" (interpreter floor), "kernel"
+    kind: str  # "init", "supervisord", "python" (interpreter floor), "kernel", "variant" (start-up only)
     forwards: bool = True  # forwards SIGUSR1 to its child
     subreaper: bool = True  # reaps orphans when not PID 1
     missing: str = ""  # why it is skipped
 
 
-def subjects(c: dict[str, str], grace: float) -> list[Subject]:
+def subjects(c: dict[str, str], grace: float, pyz: str | None) -> list[Subject]:
     pyinit = BIN / "pyinit"
+    tail = ["--grace", f"{grace:g}", "--"]
     found = [
         Subject("tini", ["tini", "-s", "--"], "init"),
         Subject("dumb-init", ["dumb-init"], "init", subreaper=False),
         Subject("catatonit", ["catatonit", "--"], "init"),
         Subject("supervisord", [], "supervisord", forwards=False, subreaper=False),
-        Subject("pyinit", [str(pyinit), "--grace", f"{grace:g}", "--"], "init"),
+        Subject("pyinit", [str(pyinit), *tail], "init"),
         Subject("C init", [c["cinit"], "--"], "init"),
         Subject("kernel", [c["cinit"], "-k", "--"], "kernel", forwards=False),
         Subject("python -I -S", [PYTHON, "-I", "-S"], "python", forwards=False),
         Subject("python -c", [PYTHON], "python", forwards=False),
+        # the other ways to start pyinit: start-up only
+        Subject("pyinit (pip script)", [str(BIN / "pyinit-pip"), *tail], "variant"),
+        Subject("pyinit (pip<24 script)", [str(BIN / "pyinit-pip23"), *tail], "variant"),
+        Subject("pyinit.pyz", [pyz or "pyinit.pyz", *tail], "variant"),
+        Subject("python -m pyinit", [PYTHON, "-m", "pyinit", *tail], "variant"),
     ]
     for s in found:
-        if s.kind == "supervisord":
+        if s.name == "pyinit.pyz" and pyz is None:
+            s.missing = "the zipapp could not be built (scripts/containers/build-zipapp.sh)"
+        elif s.kind == "supervisord":
             if find_supervisord() is None:
                 s.missing = "supervisord not installed (pip install supervisor, or run with --install)"
         elif shutil.which(s.prefix[0]) is None:
@@ -458,7 +493,7 @@ class Bench:
         fifo = Fifo(self.tmp / "stamp")
         child = [self.helper, "stamp", fifo.path]
         base = Subject("(no init)", [], "base")
-        runs = [(s, m) for s in [base, *self.pick("init", "supervisord", "python")] for m in MODES]
+        runs = [(s, m) for s in [base, *self.pick("init", "supervisord", "python", "variant")] for m in MODES]
         wall: dict[tuple[str, str], list[float]] = {}
         start: dict[tuple[str, str], list[float]] = {}
         null = os.open(os.devnull, os.O_WRONLY)
@@ -868,7 +903,9 @@ def main() -> int:
     c = compile_c()
     bench_venv()
     cgroups = PidsCgroup()
-    all_subjects = subjects(c, p["grace"])
+    # The zipapp's head runs the python3 on PATH: the same interpreter as every other subject.
+    os.environ["PATH"] = f"{BIN}:{os.environ.get('PATH', '')}"
+    all_subjects = subjects(c, p["grace"], zipapp() if "startup" in only else None)
     for s in all_subjects:
         if s.missing:
             log(f"skipping {s.name}: {s.missing}")

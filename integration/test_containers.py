@@ -1,8 +1,8 @@
 """pyinit in real containers, under Docker and Podman.
 
 These tests need the private runtimes that scripts/containers/setup.sh starts
-(CI: .ci/run runs it before `make test`, outside the test's PID namespace, so
-that dockerd outlives the run). They skip, saying why, where no runtime answers.
+(`make test` runs it first, outside the test's PID namespace, so that dockerd
+outlives the run). They skip, saying why, where no runtime answers.
 The environment comes from the process or from /run/pyinit-ci/env.sh.
 """
 
@@ -296,6 +296,57 @@ def test_shared_pid_namespace_pyinit_is_a_subreaper(rt: Runtime, out: Path) -> N
     assert not [pid for pid, (_, state, _) in processes(rt, app).items() if state == "Z"]
 
 
+@pytest.fixture(scope="session")
+def package_index(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A package index on 127.0.0.1 holding what building pyinit from source needs
+    (setuptools, psutil, structlog): the build's pip reaches it over the network, as
+    it would reach PyPI or a mirror, on a machine whose builds reach no index."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path_factory.mktemp("index")
+    setuptools = root / "setuptools"
+    got = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:", "--no-deps", "setuptools>=64",
+         "-d", str(setuptools)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    if got.returncode != 0:
+        pytest.skip(f"no setuptools wheel to serve: {got.stderr.strip()[-200:]}")
+    for wheel in (wheelhouse / "wheelhouse").glob("*.whl"):
+        project = root / wheel.name.split("-")[0].lower().replace("_", "-")
+        project.mkdir(exist_ok=True)
+        shutil.copy(wheel, project)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *_: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_build_from_a_plain_clone(rt: Runtime, package_index: str, tmp_path: Path) -> None:
+    """`docker build .` / `podman build .` in a fresh clone: no wheelhouse, so the first
+    stage builds the wheels from the index (PIP_INDEX_URL points the build at ours)."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True, timeout=60)
+    assert not (clone / "wheelhouse").exists()
+    image = f"localhost/pyinit:itest-clone-{uuid.uuid4().hex[:8]}"
+    try:
+        rt(
+            "build", "-q", "--network", "host", "--build-arg", f"BASE={rt.base}",
+            "--build-arg", f"PIP_INDEX_URL={package_index}", "-t", image, str(clone), timeout=600,
+        )  # fmt: skip
+        result = rt.run_rm(image)
+        assert result.returncode == 0 and "ppid=1: running under pyinit" in result.stdout, result.stderr
+        version = rt.run_rm("--entrypoint", "pyinit", image, "--version")
+        assert version.stdout.startswith("pyinit "), version.stderr
+    finally:
+        rt("rmi", "-f", image, check=False)
+
+
 # -- --init: the single-file pyinit injected into an image that lacks it --------
 
 
@@ -324,8 +375,10 @@ def init_args(rt: Runtime, zipapp: Path) -> list[str]:
 def test_init_path_zipapp(rt: Runtime, out: Path, zipapp: Path) -> None:
     init = init_args(rt, zipapp)
     check = (
+        # python3 -IS -c CODE INIT ARGS...: the archive's /bin/sh head runs it without runpy
         "import sys, zipfile; cmd = open('/proc/1/cmdline').read().split(chr(0)); "
-        "print(cmd[1], 'pyinit/init.py' in zipfile.ZipFile(cmd[1]).namelist()); sys.exit(7)"
+        "init = cmd[cmd.index('-c') + 2]; print(init, 'pyinit/init.py' in zipfile.ZipFile(init).namelist()); "
+        "sys.exit(7)"
     )
     result = rt.run_rm(*init, *mounts(out), rt.base, "python3", "-c", check)
     assert result.returncode == 7, result.stderr

@@ -16,6 +16,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+# First arguments that are pyinit's own commands, not a program to run.
+RESERVED = {"ctl": "the control client", "doctor": "the environment check"}
+
 __all__ = ["EarlyExit", "Settings", "UsageError", "main", "parse", "parse_duration"]
 
 
@@ -32,6 +35,8 @@ def apply_environment(settings: Settings, env: Mapping[str, str]) -> None:
             settings.grace = parse_duration(env["PYINIT_GRACE"])
         if env.get("PYINIT_CONTROL_SOCKET"):
             settings.control_socket = env["PYINIT_CONTROL_SOCKET"]
+        if "PYINIT_TERMINATION_LOG" in env:
+            settings.termination_log = env["PYINIT_TERMINATION_LOG"]
     except ValueError as exc:
         raise UsageError(f"environment: {exc}") from None
 
@@ -64,8 +69,10 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
         persona.defaults(settings)
         apply_environment(settings, env)
         persona.environment(settings, env)
-        if persona.name == "pyinit" and args and args[0] == "ctl":
-            raise UsageError("'ctl' is reserved for the control client; use 'pyinit -- ctl' to run a program named ctl")
+        if persona.name == "pyinit" and args and args[0] in RESERVED:
+            word = args[0]
+            hint = f"use 'pyinit -- {word}' to run a program named {word}"
+            raise UsageError(f"'{word}' is reserved for {RESERVED[word]}; {hint}")
         persona.before_options(args)
         settings.command = parse_options(args, persona.options, settings)
         check_mode(settings)
@@ -88,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pyinit import ctl
 
         return ctl.main(argv[2:], os.environ)
+    if argv[1:2] == ["doctor"] and os.path.basename(argv[0]) not in _personality_names():
+        from pyinit import doctor
+
+        return doctor.main(argv[2:], os.environ)
     try:
         settings = parse(argv, os.environ)
     except EarlyExit as done:

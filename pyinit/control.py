@@ -6,13 +6,25 @@ is mode 0600 and each peer's credentials are checked with SO_PEERCRED, so a
 socket made reachable by accident still refuses strangers. A malformed,
 oversized or slow request costs one error reply and one closed descriptor;
 it never reaches the supervisor.
+
+Where the socket's directory cannot take it (a read-only root file system, a
+non-root user who may not write /run), pyinit listens on the abstract Unix
+socket of the same name instead: ``@/run/pyinit.sock``, the path with a
+leading NUL byte. An abstract socket is no file (it writes nothing) and lives
+in the network namespace, so it is the container's own; ``pyinit ctl`` tries
+it when the path has no socket. It has no file mode, which makes the
+SO_PEERCRED check the only gate there.
+
+The server uses ``_socket``, not ``socket``: single-child mode opens it right
+after the child starts, and ``socket`` costs milliseconds to import.
 """
 
 from __future__ import annotations
 
+import _socket
+import errno
 import os
-import socket
-import struct
+import sys
 
 from pyinit import log
 
@@ -33,14 +45,27 @@ IDLE_TIMEOUT = 10.0
 STREAM_LIMIT = 256 * 1024
 
 
-def peer_uid(sock: socket.socket) -> int:
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    return int(uid)
+# bind() errors that mean "no file can be made here": try the abstract name.
+NO_FILE_HERE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR})
+
+
+def abstract(path: str) -> str:
+    """The abstract socket name that stands in for ``path``."""
+    return "\0" + path
+
+
+def shown(address: str) -> str:
+    """An address as logs and messages write it: ``@`` for the leading NUL."""
+    return "@" + address[1:] if address.startswith("\0") else address
+
+
+def peer_uid(sock: _socket.socket) -> int:
+    creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)  # struct ucred: pid, uid, gid
+    return int.from_bytes(creds[4:8], sys.byteorder, signed=True)
 
 
 class Connection:
-    def __init__(self, server: Server, sock: socket.socket) -> None:
+    def __init__(self, server: Server, sock: _socket.socket) -> None:
         self.server, self.sock = server, sock
         self.fd = sock.fileno()
         self.buffer = b""
@@ -175,31 +200,43 @@ class Connection:
 
 
 class Server:
+    """Listens on ``path``, or on its abstract name when no file can be made there;
+    ``address`` is the one in use (``shown()`` writes it for people)."""
+
     def __init__(self, loop: Loop, path: str, handler: Handler) -> None:
         self.loop, self.path, self.handler = loop, path, handler
         self.connections: set[Connection] = set()
-        self.sock = self._listen(path)
+        self.address = path
+        try:
+            self.sock = self._listen(path)
+        except OSError as exc:
+            if exc.errno not in NO_FILE_HERE:
+                raise
+            self.address = abstract(path)
+            self.sock = self._listen(self.address)
         loop.add_reader(self.sock.fileno(), self.accept)
-        log.info("control socket listening", path=path)
+        log.info("control socket listening", path=shown(self.address))
 
     @staticmethod
-    def _listen(path: str) -> socket.socket:
-        if os.path.exists(path):
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    def _listen(address: str) -> _socket.socket:
+        if not address.startswith("\0") and os.path.exists(address):
+            probe = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
             try:
-                probe.connect(path)
+                probe.connect(address)
             except OSError:
-                os.unlink(path)  # stale: nobody listens there
+                os.unlink(address)  # stale: nobody listens there
             else:
-                raise OSError(f"another process already serves {path}")
+                raise OSError(f"another process already serves {address}")
             finally:
                 probe.close()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_NONBLOCK | _socket.SOCK_CLOEXEC)
         old = os.umask(0o177)  # born 0600: no window in which others may connect
         try:
-            sock.bind(path)
-        except OSError:
+            sock.bind(address)
+        except OSError as exc:
             sock.close()
+            if exc.errno == errno.EADDRINUSE and address.startswith("\0"):
+                raise OSError(f"another process already serves {shown(address)}") from None
             raise
         finally:
             os.umask(old)
@@ -209,7 +246,8 @@ class Server:
     def accept(self) -> None:
         while True:
             try:
-                conn, _ = self.sock.accept()
+                fd, _ = self.sock._accept()  # type: ignore[attr-defined]  # accept4(SOCK_CLOEXEC)
+                conn = _socket.socket(fileno=fd)
             except BlockingIOError:
                 return
             except OSError as exc:
@@ -231,7 +269,7 @@ class Server:
             self.connections.add(Connection(self, conn))
 
     @staticmethod
-    def _refuse(conn: socket.socket, error: str) -> None:
+    def _refuse(conn: _socket.socket, error: str) -> None:
         import json
 
         try:
@@ -245,7 +283,8 @@ class Server:
             connection.close()
         self.loop.remove_reader(self.sock.fileno())
         self.sock.close()
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
+        if self.address == self.path:  # an abstract name goes with its socket
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass

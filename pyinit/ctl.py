@@ -3,6 +3,10 @@
 Exit status: 0 done (for ``ready``: every service is ready); 1 the request
 failed or, for ``ready``, some service is not ready; 2 usage error; 3 no
 pyinit answers on the socket.
+
+Where the socket's path has no socket, the client tries the abstract socket of
+the same name (``@PATH``), where a pyinit that could not make the file listens
+(see :mod:`pyinit.control`), so no flag is needed on a read-only root.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ commands:
   restart NAME        stop, then start
   signal NAME SIG     send SIG to the service's process group
   ready               exit 0 only when every service is ready (an exec readiness probe)
+  wait-stop           start draining (as a stop request does: not ready at once),
+                      return when the drain (--stop-delay) is over: a preStop hook
   logs NAME [-n LINES] [-f]
                       the last lines NAME wrote (all that pyinit keeps, or LINES);
                       -f: then what it writes, until interrupted
@@ -36,7 +42,17 @@ options:
   --json                 print the raw reply
 exit status: 0 ok; 1 failed or not ready; 2 usage error; 3 no pyinit on the socket."""
 
-ARITY = {"status": 0, "ready": 0, "start": 1, "stop": 1, "restart": 1, "signal": 2, "reload": 0, "scale": 2}
+ARITY = {
+    "status": 0,
+    "ready": 0,
+    "wait-stop": 0,
+    "start": 1,
+    "stop": 1,
+    "restart": 1,
+    "signal": 2,
+    "reload": 0,
+    "scale": 2,
+}
 
 
 class CtlUsage(Exception):
@@ -64,7 +80,7 @@ def parse(args: Sequence[str], env: Mapping[str, str]) -> tuple[str, bool, dict[
     if rest and rest[-1] == "--json":
         raw, rest = True, rest[:-1]
     if not rest:
-        raise CtlUsage("no command given (status, start, stop, restart, signal, ready)")
+        raise CtlUsage("no command given (status, start, stop, restart, signal, ready, wait-stop, logs, reload, scale)")
     command, params = rest[0], rest[1:]
     if command == "logs":
         return path, raw, logs_request(params)
@@ -115,13 +131,24 @@ def logs_request(params: list[str]) -> dict[str, Any]:
     return request
 
 
-def exchange(path: str, payload: bytes, timeout: float = 300.0) -> bytes:
-    """Send ``payload`` to the control socket; the reply up to its first newline (or EOF)."""
+# connect() errors that mean "no pyinit at this path": try its abstract name.
+NOT_THERE = (FileNotFoundError, ConnectionRefusedError, NotADirectoryError)
+
+
+def exchange(path: str, payload: bytes, timeout: float | None = 300.0) -> bytes:
+    """Send ``payload`` to the control socket (or its abstract stand-in); the reply up to
+    its first newline (or EOF)."""
     import socket
 
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
-        sock.connect(path)
+        try:
+            sock.connect(path)
+        except NOT_THERE as exc:
+            try:
+                sock.connect("\0" + path)
+            except OSError:
+                raise exc from None
         try:
             sock.sendall(payload)
         except OSError:  # the server may refuse and close before reading it all
@@ -135,7 +162,7 @@ def exchange(path: str, payload: bytes, timeout: float = 300.0) -> bytes:
     return data
 
 
-def call(path: str, request: dict[str, Any], timeout: float = 300.0) -> dict[str, Any]:
+def call(path: str, request: dict[str, Any], timeout: float | None = 300.0) -> dict[str, Any]:
     import json
 
     data = exchange(path, json.dumps(request).encode() + b"\n", timeout)
@@ -239,7 +266,8 @@ def main(args: Sequence[str], env: Mapping[str, str]) -> int:
     if request["cmd"] == "logs":
         return logs(path, raw, request)
     try:
-        reply = call(path, request)
+        # wait-stop lasts the drain, however long: the hook's own timeout bounds it
+        reply = call(path, request, None if request["cmd"] == "wait-stop" else 300.0)
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         sys.stderr.write(f"pyinit: ctl: no answer from {path}: {reason}\n")

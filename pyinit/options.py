@@ -127,6 +127,7 @@ NATIVE_OPTIONS: list[Option] = [
     ("", ("config",), True, _set("config", str)),
     ("", ("procfile",), True, _set("procfile", str)),
     ("", ("control-socket",), True, _set("control_socket", str)),
+    ("", ("termination-log",), True, _set("termination_log", str)),
     ("h", ("help",), False, _help),
     ("", ("version",), False, _version),
     ("", ("compat",), True, _compat_not_first),
@@ -135,7 +136,8 @@ NATIVE_OPTIONS: list[Option] = [
 HELP = """\
 usage: pyinit [OPTIONS] [--] COMMAND [ARGS...]
        pyinit [OPTIONS] --config services.toml | --procfile Procfile
-       pyinit ctl [--control-socket PATH] status|start|stop|restart|signal|ready ...
+       pyinit ctl [--control-socket PATH] status|start|stop|restart|signal|ready|wait-stop ...
+       pyinit doctor [OPTIONS]
 
 Run COMMAND as the child of a minimal init: reap every zombie, forward
 signals, exit with the child's status (128+N for a death by signal N),
@@ -156,13 +158,16 @@ options:
       --config FILE      supervise the services of a TOML file
       --procfile FILE    supervise the processes of a Procfile (foreman/honcho)
       --control-socket PATH  where `pyinit ctl` talks to pyinit (/run/pyinit.sock)
+      --termination-log PATH  write why pyinit exited there (default
+                         /dev/termination-log when it is writable; '' for none)
       --compat NAME      behave as tini or dumb-init (first argument only; also
                          chosen by invoking pyinit as tini, docker-init,
                          podman-init or dumb-init)
   -h, --help             show this help and exit
       --version          show the version and exit
 
-environment: PYINIT_VERBOSITY, PYINIT_LOG_FORMAT, PYINIT_SINGLE_CHILD, PYINIT_GRACE
+environment: PYINIT_VERBOSITY, PYINIT_LOG_FORMAT, PYINIT_SINGLE_CHILD, PYINIT_GRACE,
+PYINIT_CONTROL_SOCKET, PYINIT_TERMINATION_LOG
 exit status: the child's; 2 usage error; 126 not executable; 127 not found;
 1 internal failure."""
 

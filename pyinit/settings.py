@@ -42,6 +42,7 @@ class Settings:
         "stop_delay",
         "stop_signal",
         "subreaper",
+        "termination_log",
         "verbosity",
         "warn_on_reap",
     )
@@ -68,6 +69,8 @@ class Settings:
     config: str | None
     procfile: str | None
     control_socket: str
+    # the termination message (pyinit/summary.py): None = the platform's file if any, "" = none
+    termination_log: str | None
     # logging
     verbosity: int
     log_format: LogFormat
@@ -98,6 +101,7 @@ class Settings:
         self.config = None
         self.procfile = None
         self.control_socket = DEFAULT_CONTROL_SOCKET
+        self.termination_log = None
         self.verbosity = 0
         self.log_format = "console"
         self.warn_on_reap = False

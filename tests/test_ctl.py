@@ -71,6 +71,12 @@ def test_example_config_is_valid() -> None:
     assert graph.start_order(specs) == ["web", "worker"]
 
 
+def test_wait_stop_and_doctor_words() -> None:
+    assert ctl.parse(["wait-stop"], {})[2] == {"cmd": "wait-stop"}
+    with pytest.raises(cli.UsageError, match="reserved for the environment check"):
+        cli.parse(["pyinit", "doctor"], {})
+
+
 def test_day_two_requests() -> None:
     def request(*args: str) -> dict[str, object]:
         return ctl.parse(list(args), {})[2]
