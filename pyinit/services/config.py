@@ -217,14 +217,12 @@ def _ready(value: Any) -> Ready:
     if kind == "command":
         ready.command = _command(item)
     elif kind == "tcp":
-        if isinstance(item, int) and not isinstance(item, bool):
-            ready.port = item
-        elif isinstance(item, str) and ":" in item:
-            host, _, port = item.rpartition(":")
-            ready.host = host.strip("[]") or ready.host
-            ready.port = int(port) if port.isdigit() else 0
-        if not 0 < ready.port < 65536:
-            raise ValueError(f'tcp: expected a port or "HOST:PORT", not {item!r}')
+        from pyinit.services.checks import parse_address
+
+        try:
+            ready.host, ready.port = parse_address(item)
+        except ValueError as exc:
+            raise ValueError(f"tcp: {exc}") from None
     elif kind == "log":
         ready.pattern = _pattern(item)
     elif kind == "fd":
