@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from pyinit import signals
+from pyinit import signals, sink
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -51,7 +51,8 @@ class Api:
         services = self.supervisor.services
         if command == "status":
             now = time.monotonic()
-            respond({"ok": True, "services": [s.status(now) for s in services.values()]})
+            statuses = [s.status(now) for s in services.values()]
+            respond({"ok": True, "services": statuses, "log_dropped_lines": sink.dropped("pyinit")})
             return
         if command == "ready":
             # A scheduled job is not something to wait for: it runs at its times.

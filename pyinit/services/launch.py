@@ -93,6 +93,8 @@ class Launcher:
             log.warning("service cannot run", service=service.name, error=str(failure))
         service.launched(pid, time.monotonic(), probe, outputs)
         self.reaper.watch(pid, lambda _pid, status: self.on_exit(service, _pid, status))
+        if failure is not None:
+            return  # never ready: its exit (127, 126, ...) comes through the reaper like any other
         ready = spec.ready
         if ready.timeout > 0 and ready.kind is not None:
             service.timer = self.loop.call_later(ready.timeout, service.ready_too_late)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 
-from pyinit import log, signals
+from pyinit import log, signals, sink
 from pyinit.reaper import describe, exit_code
 from pyinit.services import policy
 
@@ -127,6 +127,7 @@ class Service:
             "ready": self.satisfies_dependents(),
             "health": self.vitals.status if self.vitals is not None else None,
             **(self.job.status() if self.job is not None else {}),
+            "dropped_lines": sink.dropped(self.name),  # its `prefix` lines a blocked stream cost
         }
 
     def cancel_timer(self) -> None:
