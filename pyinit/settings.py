@@ -76,11 +76,7 @@ class Settings:
     log_format: LogFormat
     warn_on_reap: bool
 
-    def __init__(self, personality: Personality | None = None) -> None:
-        if personality is None:
-            from pyinit.personalities import NATIVE
-
-            personality = NATIVE
+    def __init__(self, personality: Personality) -> None:
         self.command = []
         self.personality = personality
         self.single_child = False
