@@ -51,11 +51,11 @@ def status(sock: Path) -> dict[str, dict[str, object]]:
     return {s["name"]: s for s in json.loads(result.stdout)["services"]}
 
 
-def start(tmp_path: Path, namespace: type[Namespace], toml: str, *args: str) -> tuple[Namespace, Path]:
+def start(tmp_path: Path, namespace: type[Namespace], toml: str, *args: str, **popen: object) -> tuple[Namespace, Path]:
     conf = tmp_path / "services.toml"
     conf.write_text(toml)
     sock = tmp_path / "ctl.sock"
-    ns = namespace(["-v", "--control-socket", str(sock), "--config", str(conf), *args])
+    ns = namespace(["-v", "--control-socket", str(sock), "--config", str(conf), *args], **popen)
     wait_for(sock.exists)
     return ns, sock
 
@@ -219,7 +219,8 @@ def test_stop_grace_then_sigkill(tmp_path: Path, namespace: type[Namespace]) -> 
     events = tmp_path / "events"
 
     def stubborn(name: str, then: str) -> str:
-        loop = f"trap 'echo TERM {name} >> {events}' TERM; echo $$ > {tmp_path / name}; "
+        # $$$$: the config's $$ is a literal $ (see "Environment" in the README), so this is the shell's $$.
+        loop = f"trap 'echo TERM {name} >> {events}' TERM; echo $$$$ > {tmp_path / name}; "
         return json.dumps(["sh", "-c", loop + f"while :; do {then} sleep 0.1; done"])
 
     short_pid = tmp_path / "short"

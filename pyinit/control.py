@@ -38,11 +38,14 @@ if TYPE_CHECKING:
 
     from pyinit.loop import Loop, Timer
 
-    Handler = Callable[[dict[str, Any], Callable[[dict[str, Any]], None]], None]
+    Reply = Callable[..., Any]  # (message, more=False) -> bool: still connected
+    Handler = Callable[[dict[str, Any], Reply], None]
 
 MAX_REQUEST = 4096
 MAX_CONNECTIONS = 32
 IDLE_TIMEOUT = 10.0
+# A streaming reply (``ctl logs -f``) whose client lags by more than this is ended.
+STREAM_LIMIT = 256 * 1024
 
 
 def connection_limit() -> int:
@@ -81,6 +84,9 @@ class Connection:
         self.fd = sock.fileno()
         self.buffer = b""
         self.answered = False
+        self.streaming = False
+        self.pending = b""  # what a streaming reply's client has not taken yet
+        self.writer_fd = -1
         self.requested = False  # its request line arrived (it may be waiting for a stop)
         self.timer: Timer | None = server.loop.call_later(IDLE_TIMEOUT, self.close)
         server.loop.add_reader(self.fd, self.readable)
@@ -127,23 +133,81 @@ class Connection:
             return None
         return request
 
-    def reply(self, message: dict[str, Any]) -> None:
+    def reply(self, message: dict[str, Any], more: bool = False) -> bool:
+        """Send one reply line. With ``more`` the connection stays open for further lines
+        (``ctl logs -f``); False once the client is gone or too slow: send no more."""
         import json
 
         if self.answered:
+            return False
+        self.answered = not more
+        sent = self._send(json.dumps(message).encode() + b"\n")
+        if more and sent and not self.streaming:
+            self.streaming = True
+            self.server.loop.add_reader(self.fd, self.hangup)  # the client leaving is EOF
+        if not sent or (not more and not self.pending):
+            self.close()  # else once the last reply has drained
+        return sent
+
+    def _send(self, data: bytes) -> bool:
+        """Without blocking: what the socket does not take waits (at most STREAM_LIMIT bytes)."""
+        if self.sock.fileno() < 0:
+            return False
+        if self.pending:
+            if len(self.pending) + len(data) > STREAM_LIMIT:
+                return False  # a follower that does not read is dropped, not waited for
+            self.pending += data
+            return True
+        try:
+            sent = self.sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            return False  # the client is gone: its loss
+        if sent < len(data):
+            self.pending = data[sent:]
+            # A second descriptor for the same socket: epoll watches it for EPOLLOUT
+            # while the first is watched for the client hanging up.
+            self.writer_fd = os.dup(self.fd)
+            self.server.loop.add_writer(self.writer_fd, self._drain)
+        return True
+
+    def _drain(self) -> None:
+        try:
+            sent = self.sock.send(self.pending)
+        except BlockingIOError:
             return
-        self.answered = True
-        if self.sock.fileno() >= 0:
-            try:
-                self.sock.send(json.dumps(message).encode() + b"\n")
-            except OSError:
-                pass  # the client is gone or not reading: its loss
-        self.close()
+        except OSError:
+            self.close()
+            return
+        self.pending = self.pending[sent:]
+        if not self.pending:
+            self._stop_draining()
+            if self.answered:
+                self.close()
+
+    def _stop_draining(self) -> None:
+        if self.writer_fd >= 0:
+            self.server.loop.remove_writer(self.writer_fd)
+            os.close(self.writer_fd)
+            self.writer_fd = -1
+
+    def hangup(self) -> None:
+        try:
+            data = self.sock.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.answered = True
+            self.close()
 
     def close(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        self._stop_draining()
         if self.sock.fileno() >= 0:
             self.server.loop.remove_reader(self.fd)
             self.sock.close()

@@ -12,6 +12,7 @@ import pytest
 
 from pyinit import signals
 from pyinit.loop import Timer
+from pyinit.personalities import NATIVE
 from pyinit.services.readiness import Probe
 from pyinit.services.service import Service
 from pyinit.services.spec import ServiceSpec
@@ -64,7 +65,7 @@ def supervisor(**depends: str) -> tuple[Supervisor, Frame, Launcher]:
         specs[name] = ServiceSpec(name)
         specs[name].depends_on = deps.split()
         specs[name].restart = "no"
-    made = Supervisor(Settings(), specs)
+    made = Supervisor(Settings(NATIVE), specs)
     frame, launcher = Frame(), Launcher(made)
     made._frame, made._launcher = frame, launcher  # type: ignore[assignment]
     return made, frame, launcher
@@ -123,7 +124,17 @@ def test_a_service_blocked_by_a_failed_dependency_counts_as_ended() -> None:
     s.schedule()
     assert states(s) == {"db": "starting", "web": "waiting"}
     exit_of(s, "db", EXIT_3)
-    assert states(s) == {"db": "failed", "web": "stopped"}  # halted by the shutdown
+    assert states(s) == {"db": "failed", "web": "failed"}  # on_dependency_failure = "stop": it never starts
+    assert frame.ended == 1 and s.exit_code() == 1
+
+
+def test_a_dependent_that_ignores_a_failed_dependency_keeps_waiting() -> None:
+    s, frame, launcher = supervisor(db="", web="db")
+    s.services["web"].spec.on_dependency_failure = "ignore"
+    launcher.never_ready.add("db")
+    s.schedule()
+    exit_of(s, "db", EXIT_3)
+    assert states(s) == {"db": "failed", "web": "stopped"}  # blocked, so the run ends; halted by the shutdown
     assert frame.ended == 1 and s.exit_code() == 1
 
 

@@ -24,6 +24,32 @@ from pyinit import sink
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyinit.loop import Loop
+    from pyinit.services.logring import LogRing
+
+STREAMS = {1: "stdout", 2: "stderr"}
+
+
+class Relay:
+    """What becomes of one stream's lines besides the prefix: the service's log ring,
+    ``output = "quiet"`` (the ring only) and ``--log-format json`` (JSON objects)."""
+
+    def __init__(self, service: str, stream: str, ring: LogRing, quiet: bool, json: bool) -> None:
+        self.service, self.stream, self.ring = service, stream, ring
+        self.quiet, self.json = quiet, json
+
+    def line(self, line: bytes) -> None:
+        self.ring.add(self.stream, line)
+
+    def json_line(self, line: bytes) -> bytes:
+        import json
+        import time
+
+        from pyinit.services.logring import timestamp
+
+        text = line.decode("utf-8", "replace")
+        record = {"time": timestamp(time.time()), "service": self.service, "stream": self.stream, "line": text}
+        return json.dumps(record).encode() + b"\n"
+
 
 # The longest line relayed in one piece: longer ones are cut (see above), so a
 # 10 MB line costs 64 KiB of memory, not 10 MB.
@@ -44,8 +70,16 @@ def cut(data: bytes, size: int) -> int:
 class Prefixer:
     """One pipe: the child's end goes to ``target`` in the child; we copy lines to our ``target``."""
 
-    def __init__(self, loop: Loop, prefix: bytes, target: int, owner: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        loop: Loop,
+        prefix: bytes,
+        target: int,
+        owner: tuple[int, int] | None = None,
+        relay: Relay | None = None,
+    ) -> None:
         self.loop, self.prefix, self.target = loop, prefix, target
+        self.relay = relay
         # "web   | " -> "web   + ": the mark of a long line's later pieces.
         self.continued = prefix[:-2] + b"+ " if prefix.endswith(b"| ") else prefix
         self.source = prefix.decode(errors="replace").rstrip(" |") or "?"
@@ -97,14 +131,24 @@ class Prefixer:
         """Append ``line``'s pieces to ``out``; without ``whole``, return the unfinished tail."""
         while len(line) > MAX_LINE:
             end = cut(line, MAX_LINE)
-            out.append((self.continued if self.continuing else self.prefix) + line[:end] + b"\n")
+            self._line(self.continued if self.continuing else self.prefix, line[:end], out)
             self.continuing = True
             line = line[end:]
         if not whole:
             return line
-        out.append((self.continued if self.continuing else self.prefix) + line + b"\n")
+        self._line(self.continued if self.continuing else self.prefix, line, out)
         self.continuing = False
         return b""
+
+    def _line(self, mark: bytes, line: bytes, out: list[bytes]) -> None:
+        """One line (or piece of a long one): into the service's ring, and out unless ``quiet``."""
+        if self.relay is None:
+            out.append(mark + line + b"\n")
+            return
+        self.relay.line(line)
+        if self.relay.quiet:
+            return
+        out.append(self.relay.json_line(line) if self.relay.json else mark + line + b"\n")
 
     def close(self) -> None:
         if self.write_end >= 0:
