@@ -1,4 +1,4 @@
-"""The control requests of the services mode: status, ready, start, stop, restart, signal.
+"""The control requests of the services mode: status, ready, wait-stop, start, stop, restart, signal.
 
 :mod:`pyinit.control` delivers each request (a dict) with a ``respond``
 callback; the reply may come later (a stop answers once the service is down).
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, Protocol
 
+    from pyinit.drain import Drain
     from pyinit.services.service import Service
 
     Respond = Callable[[dict[str, Any]], None]
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 
         services: dict[str, Service]
         stopping: bool
+
+        @property
+        def drain(self) -> Drain: ...
 
         def stop(self, service: Service, then: Callable[[], None] | None = None) -> None: ...
 
@@ -47,7 +51,11 @@ class Api:
             return
         if command == "ready":
             waiting = [s.name for s in services.values() if not s.satisfies_dependents()]
-            respond({"ok": True, "ready": not waiting and not self.supervisor.stopping, "not_ready": waiting})
+            ready = not waiting and not self.supervisor.stopping and self.supervisor.drain.ready
+            respond({"ok": True, "ready": ready, "not_ready": waiting})
+            return
+        if command == "wait-stop":  # a preStop hook: drain now, answer when the drain is over
+            self.supervisor.drain.announce(lambda: respond({"ok": True, "message": "drained"}))
             return
         if command not in ("start", "stop", "restart", "signal"):
             respond({"ok": False, "error": f"unknown command: {command!r}"})

@@ -63,6 +63,8 @@ class Service:
         self.backoff = 0.0  # the delay of the restart pending in "backoff"
         self.last_exit: str | None = None
         self.last_code: int | None = None
+        self.oom_killed: bool | None = None  # the last exit's OOM verdict (None: not a SIGKILL, or unknown)
+        self.sigkilled = False  # pyinit sent its process group SIGKILL since it started
         self.timer: Timer | None = None  # restart, kill or readiness deadline
         self.probe: Probe | None = None
         self.outputs: list[Prefixer] = []
@@ -93,6 +95,7 @@ class Service:
     def kill(self, sig: int) -> None:
         if self.pgid is None:
             return
+        self.sigkilled = self.sigkilled or sig == signals.SIGKILL
         try:  # the whole group: a service's own children (sh -c ...) hear it too
             os.killpg(self.pgid, sig)
         except ProcessLookupError:
@@ -112,6 +115,7 @@ class Service:
             "restarts": self.restarts,
             "last_exit": self.last_exit,
             "ready": self.satisfies_dependents(),
+            **({} if self.oom_killed is None else {"oom_killed": self.oom_killed}),
         }
 
     def cancel_timer(self) -> None:
@@ -128,6 +132,7 @@ class Service:
     def launched(self, pid: int, now: float, probe: Probe, outputs: list[Prefixer]) -> None:
         self.pid = self.pgid = pid
         self.started_at = now
+        self.sigkilled = False
         self.probe, self.outputs = probe, outputs
         self._to("starting", "service starting", pid=pid, command=self.spec.command)
 
@@ -157,11 +162,15 @@ class Service:
             self._to("waiting", "service waiting")
 
     # -- exits -------------------------------------------------------------------
-    def leader_exited(self, pid: int, status: int, now: float, shutting_down: bool) -> Outcome:
+    def leader_exited(
+        self, pid: int, status: int, now: float, shutting_down: bool, oom_killed: bool | None = None
+    ) -> Outcome:
+        """``oom_killed``: the OOM verdict of a SIGKILL death (pyinit/oom.py), None when unknown."""
         self.pid = None
         self.cancel_probe()
         code = exit_code(status)
-        self.last_exit = describe_status(status)
+        self.oom_killed = oom_killed
+        self.last_exit = "oom-killed" if oom_killed else describe_status(status)
         self.last_code = code
         if self.state == "stopping" and self.group_alive():
             # A wrapper (`sh -c`, every Procfile entry) dies of the stop signal at once while
@@ -183,6 +192,7 @@ class Service:
             log.WARNING if failed else log.INFO,
             pid=pid,
             **describe(status),
+            **({"oom_killed": True} if oom_killed else {}),
         )
         decision = policy.decide(self.spec, self.history, code, self.started_at, now)
         self.history = decision.history

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 
-from pyinit import log, signals
+from pyinit import log, oom, signals
 from pyinit.services import graph
 from pyinit.services.service import Service
 
@@ -27,10 +27,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pyinit.control import Server
+    from pyinit.drain import Drain
     from pyinit.init import Frame
     from pyinit.services.launch import Launcher
     from pyinit.services.spec import ServiceSpec
     from pyinit.settings import Settings
+    from pyinit.summary import Report
 
 
 class Supervisor:
@@ -45,11 +47,20 @@ class Supervisor:
         self._frame: Frame | None = None
         self._launcher: Launcher | None = None
         self.control: Server | None = None
+        self._drain: Drain | None = None
+        self.oom: oom.OomCounter | None = None
+        self.reason = ""  # why the services are stopping
+        self.critical: Service | None = None  # the critical service whose end ended everything
 
     @property
     def frame(self) -> Frame:
         assert self._frame is not None, "started by the frame"
         return self._frame
+
+    @property
+    def drain(self) -> Drain:
+        assert self._drain is not None, "started by the frame"
+        return self._drain
 
     @property
     def launcher(self) -> Launcher:
@@ -58,10 +69,14 @@ class Supervisor:
 
     # -- the Mode protocol ------------------------------------------------------
     def start(self, frame: Frame) -> None:
+        from pyinit.drain import Drain
         from pyinit.services.launch import Launcher
 
         self._frame = frame
         self._launcher = Launcher(frame.loop, frame.reaper, self.order, self.on_ready, self.on_exit)
+        self.oom = oom.OomCounter()
+        self._drain = Drain(frame.loop, self.settings.stop_delay, self.stop_now)
+        self._drain.running()
         self.open_control()
         self.schedule()
 
@@ -85,11 +100,18 @@ class Supervisor:
     def stop_requested(self, sig: int) -> None:
         if self.stopping:  # already stopping (a critical service ended): do not wait any longer
             self.hurry(sig)
-        else:
-            self.shutdown(f"received {signals.name(sig)}")
+        else:  # not ready at once; the stop after --stop-delay (pyinit/drain.py)
+            self.drain.stop_request(sig)
+
+    def stop_now(self, sig: int) -> None:
+        """A stop request the drain let through."""
+        self.shutdown(f"stop request ({signals.name(sig)})")
 
     def hurry(self, sig: int) -> None:
         """A second stop request (Ctrl-C twice): no more grace for the services."""
+        if not self.stopping:  # still draining: it waits for the drain like the first
+            self.drain.stop_request(sig)
+            return
         running = [s for s in self.services.values() if s.running]
         if running:
             log.warning("stop requested again; killing the services now", signal=signals.name(sig))
@@ -99,7 +121,20 @@ class Supervisor:
     def exit_code(self) -> int:
         return 0 if self.exit_status in self.settings.expect_exit else self.exit_status
 
+    def report(self, code: int) -> Report:
+        from pyinit.summary import Report
+
+        critical = self.critical
+        if critical is not None:
+            cause = f"critical service {critical.name} ended ({critical.last_exit})"
+            return Report(code, cause, critical.oom_killed)
+        failed = [f"{s.name} ({s.last_exit})" for s in self.services.values() if s.state == "failed"]
+        cause = self.reason or "the services have ended"
+        return Report(code, cause + (f"; failed: {', '.join(failed)}" if failed else ""))
+
     def close(self) -> None:
+        if self._drain is not None:
+            self._drain.ended()
         if self.control is not None:
             self.control.close()
         for service in self.services.values():
@@ -150,7 +185,10 @@ class Supervisor:
 
     # -- exits ------------------------------------------------------------------
     def on_exit(self, service: Service, pid: int, status: int) -> None:
-        outcome = service.leader_exited(pid, status, time.monotonic(), self.stopping)
+        verdict = None
+        if self.oom is not None and oom.killed_by_sigkill(status) and not service.sigkilled:
+            verdict = self.oom.verdict()  # a SIGKILL pyinit did not send: the OOM killer's?
+        outcome = service.leader_exited(pid, status, time.monotonic(), self.stopping, verdict)
         if outcome == "stopped":
             self.after_stop()
         elif outcome == "backoff":
@@ -164,6 +202,7 @@ class Supervisor:
             code = service.last_code or 0
             log.warning("critical service ended; stopping everything", service=service.name, exit_code=code)
             self.exit_status = code
+            self.critical = service
             self.shutdown(f"critical service {service.name} ended")
             return
         self.schedule()
@@ -212,6 +251,7 @@ class Supervisor:
         if self.stopping:
             return
         self.stopping = True
+        self.reason = reason
         log.info("stopping all services", reason=reason)
         for service in self.services.values():
             if not service.running:
