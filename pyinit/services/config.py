@@ -237,6 +237,12 @@ def _ready(value: Any) -> Ready:
     return ready
 
 
+def _oom_score_adj(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not -1000 <= value <= 1000:
+        raise ValueError(f"expected a whole number from -1000 to 1000, not {value!r}")
+    return value
+
+
 # key -> (converter, attribute)
 FIELDS: dict[str, tuple[Any, str]] = {
     "command": (_command, "command"),
@@ -256,6 +262,7 @@ FIELDS: dict[str, tuple[Any, str]] = {
     "ready": (_ready, "ready"),
     "critical": (_bool, "critical"),
     "output": (_choice(OUTPUTS), "output"),
+    "oom_score_adj": (_oom_score_adj, "oom_score_adj"),
 }
 
 

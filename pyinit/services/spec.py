@@ -54,6 +54,7 @@ class ServiceSpec:
         self.ready = Ready()
         self.critical = False
         self.output: Output = "inherit"
+        self.oom_score_adj: int | None = None  # None: pyinit's own plus spawn.OOM_SCORE_STEP
 
     def __repr__(self) -> str:
         return f"ServiceSpec({vars(self)!r})"
