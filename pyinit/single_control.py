@@ -47,11 +47,10 @@ class SingleControl:
 
     def child_exited(self, status: int) -> dict[str, Any]:
         """The OOM verdict for a SIGKILL death; the fields it adds to the exit event."""
-        from pyinit.reaper import describe
+        from pyinit.reaper import describe_status
 
         self.oom_killed = self.oom.verdict() if oom.killed_by_sigkill(status) else None
-        fields = describe(status)
-        self.last_exit = "oom-killed" if self.oom_killed else " ".join(f"{k} {v}" for k, v in fields.items())
+        self.last_exit = "oom-killed" if self.oom_killed else describe_status(status)
         self.drain.ended()
         return {"oom_killed": True} if self.oom_killed else {}
 

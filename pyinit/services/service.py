@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 
 from pyinit import log, signals
-from pyinit.reaper import describe, exit_code
+from pyinit.reaper import describe, describe_status, exit_code
 from pyinit.services import policy
 
 TYPE_CHECKING = False
@@ -40,13 +40,6 @@ if TYPE_CHECKING:
     # ("lingering"), the stop is over ("stopped"), a restart is due ("backoff"), or the
     # service is over for good ("ended").
     Outcome = Literal["lingering", "stopped", "backoff", "ended"]
-
-
-def describe_status(status: int) -> str:
-    fields = describe(status)
-    if "signal" in fields:
-        return f"killed by {fields['signal']}"
-    return f"exit {fields['exit_code']}"
 
 
 class Service:
