@@ -49,6 +49,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 COPY --from=wheels /wheels/ /tmp/wheelhouse/
 RUN python3 -m venv /opt/pyinit \
  && /opt/pyinit/bin/pip install --no-index --find-links /tmp/wheelhouse pyinit \
+ && /opt/pyinit/bin/python -m pyinit.launcher \
  && ln -sf /opt/pyinit/bin/pyinit /usr/local/bin/pyinit \
  && rm -rf /tmp/wheelhouse \
  && /opt/pyinit/bin/python -c 'import pyinit'

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # orphans promptly, and a leaked zombie would confuse later tests.
 REAPER := unshare -fp --mount-proc $(BIN)/pyinit --grace 2 --
 
-.PHONY: venv demo test lint typecheck unit integration bench bench-smoke clean
+.PHONY: venv demo test lint typecheck unit integration bench bench-deps bench-smoke clean
 
 venv: $(VENV)/.installed
 
@@ -39,14 +39,20 @@ test: lint typecheck
 # The references are installed first (apt-get, pip; idempotent); the harness runs
 # under a reaper of its own, which collects what non-subreaper inits orphan.
 # BENCH_ARGS: e.g. --json bench.json, --only startup,signals, --seed N.
-bench: venv
+# The chart (benchmarks/bench.png, shown in the README) needs matplotlib: the bench
+# extra, never a dependency of pyinit itself.
+bench: bench-deps
 	$(BIN)/python benchmarks/run.py --install-only
-	$(REAPER) $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+	$(REAPER) $(BIN)/python benchmarks/run.py --chart benchmarks/bench.png $(BENCH_ARGS)
+
+bench-deps: venv
+	$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install -q -e '.[test,bench]'
 
 # CI: checks the harness works (seconds), not how fast anything is.
 bench-smoke: venv
+	$(MAKE) bench-deps || echo "bench: could not install matplotlib; the chart is skipped"
 	$(BIN)/python benchmarks/run.py --install-only || echo "bench: could not install the references; they are skipped"
-	$(REAPER) timeout 240 $(BIN)/python benchmarks/run.py --smoke $(BENCH_ARGS)
+	$(REAPER) timeout 240 $(BIN)/python benchmarks/run.py --smoke --chart .cache/bench/smoke.png $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

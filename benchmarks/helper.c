@@ -13,6 +13,10 @@
  *                            leaves an orphan that exits at once; then "done"
  *   tree TOTAL IGNORING REPORT  TOTAL background processes, IGNORING of them with
  *                            SIGTERM ignored, all in our process group; "ready"
+ *   ignore REPORT            the storm's signals (see storm) ignored, "ready", sleep until
+ *                            killed (SIGTERM at its default)
+ *   storm PID N              send PID N signals, in turn USR1, USR2, HUP and RTMIN..RTMIN+5,
+ *                            as fast as kill() goes (a full real-time queue: dropped)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -43,6 +47,13 @@ static void say_time(long long t) {
     int n = snprintf(buf, sizeof buf, "%lld\n", t);
     ssize_t unused = write(report, buf, (size_t)n);
     (void)unused;
+}
+
+/* The never-wedge issue's storm: what a misbehaving sidecar or test harness sends. */
+#define STORM_KINDS 9
+static int storm_signal(int i) {
+    static const int standard[] = {SIGUSR1, SIGUSR2, SIGHUP};
+    return i < 3 ? standard[i] : SIGRTMIN + (i - 3);
 }
 
 static void on_usr1(int sig) {
@@ -156,6 +167,20 @@ int main(int argc, char **argv) {
         signal(SIGTERM, SIG_DFL);
         say("ready\n");
         for (;;) pause();
+    }
+    if (strcmp(mode, "ignore") == 0 && argc == 3) {
+        open_report(argv[2]);
+        for (int i = 0; i < STORM_KINDS; i++) signal(storm_signal(i), SIG_IGN);
+        say("ready\n");
+        for (;;) pause();
+    }
+    if (strcmp(mode, "storm") == 0 && argc == 4) {
+        pid_t target = (pid_t)atol(argv[2]);
+        long n = atol(argv[3]);
+        for (long i = 0; i < n; i++) {
+            if (kill(target, storm_signal((int)(i % STORM_KINDS))) < 0 && errno == ESRCH) return 1;
+        }
+        return 0;
     }
     fprintf(stderr, "helper: bad arguments\n");
     return 2;

@@ -375,8 +375,10 @@ def init_args(rt: Runtime, zipapp: Path) -> list[str]:
 def test_init_path_zipapp(rt: Runtime, out: Path, zipapp: Path) -> None:
     init = init_args(rt, zipapp)
     check = (
+        # python3 -IS -c CODE INIT ARGS...: the archive's /bin/sh head runs it without runpy
         "import sys, zipfile; cmd = open('/proc/1/cmdline').read().split(chr(0)); "
-        "print(cmd[1], 'pyinit/init.py' in zipfile.ZipFile(cmd[1]).namelist()); sys.exit(7)"
+        "init = cmd[cmd.index('-c') + 2]; print(init, 'pyinit/init.py' in zipfile.ZipFile(init).namelist()); "
+        "sys.exit(7)"
     )
     result = rt.run_rm(*init, *mounts(out), rt.base, "python3", "-c", check)
     assert result.returncode == 7, result.stderr

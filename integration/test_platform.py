@@ -221,12 +221,15 @@ def test_termination_message_of_the_services_mode(tmp_path: Path, pyinit: type[P
     conf = tmp_path / "services.toml"
     conf.write_text(
         '[services.db]\ncommand = ["sleep", "60"]\n'
-        '[services.web]\ncommand = ["sh", "-c", "sleep 0.3; exit 4"]\ncritical = true\nrestart = "no"\n'
+        '[services.web]\ncommand = ["sh", "-c", "echo up; echo boom >&2; sleep 0.3; exit 4"]\n'
+        'critical = true\nrestart = "no"\noutput = "prefix"\n'
     )
     args = ["--control-socket", str(tmp_path / "ctl.sock"), "--termination-log", str(message), "--config", str(conf)]
     code, err = pyinit("ns", args).wait()
     assert code == 4, err
-    assert message.read_text() == "pyinit exited with status 4: critical service web ended (exit 4)\n"
+    assert message.read_text() == (
+        "pyinit exited with status 4: critical service web ended (exit 4)\nlast stderr lines of web:\n  boom\n"
+    )
 
 
 # -- OOM attribution in a real memory cgroup --------------------------------------------

@@ -5,7 +5,10 @@ connection is closed. Only root and pyinit's own uid may talk to it: the file
 is mode 0600 and each peer's credentials are checked with SO_PEERCRED, so a
 socket made reachable by accident still refuses strangers. A malformed,
 oversized or slow request costs one error reply and one closed descriptor;
-it never reaches the supervisor.
+it never reaches the supervisor. At most :data:`MAX_CONNECTIONS` are open
+at once (fewer under a low descriptor limit, :func:`connection_limit`); past
+that, a new connection closes the oldest one that has sent nothing yet, so a
+flood of idle connections cannot lock ``pyinit ctl`` out.
 
 Where the socket's directory cannot take it (a read-only root file system, a
 non-root user who may not write /run), pyinit listens on the abstract Unix
@@ -35,11 +38,25 @@ if TYPE_CHECKING:
 
     from pyinit.loop import Loop, Timer
 
-    Handler = Callable[[dict[str, Any], Callable[[dict[str, Any]], None]], None]
+    Reply = Callable[..., Any]  # (message, more=False) -> bool: still connected
+    Handler = Callable[[dict[str, Any], Reply], None]
 
 MAX_REQUEST = 4096
 MAX_CONNECTIONS = 32
 IDLE_TIMEOUT = 10.0
+# A streaming reply (``ctl logs -f``) whose client lags by more than this is ended.
+STREAM_LIMIT = 256 * 1024
+
+
+def connection_limit() -> int:
+    """MAX_CONNECTIONS, or a quarter of the descriptor limit if that is less: idle clients
+    must not take the descriptors that starting a service or a probe needs."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(1, min(MAX_CONNECTIONS, soft // 4))
 
 
 # bind() errors that mean "no file can be made here": try the abstract name.
@@ -67,6 +84,10 @@ class Connection:
         self.fd = sock.fileno()
         self.buffer = b""
         self.answered = False
+        self.streaming = False
+        self.pending = b""  # what a streaming reply's client has not taken yet
+        self.writer_fd = -1
+        self.requested = False  # its request line arrived (it may be waiting for a stop)
         self.timer: Timer | None = server.loop.call_later(IDLE_TIMEOUT, self.close)
         server.loop.add_reader(self.fd, self.readable)
 
@@ -90,6 +111,7 @@ class Connection:
         if len(line) > MAX_REQUEST:
             self.reply({"ok": False, "error": f"request too large (at most {MAX_REQUEST} bytes)"})
             return
+        self.requested = True
         self.server.loop.remove_reader(self.fd)  # one request per connection
         if self.timer is not None:  # a stop may take its service's whole grace to answer
             self.timer.cancel()
@@ -111,27 +133,86 @@ class Connection:
             return None
         return request
 
-    def reply(self, message: dict[str, Any]) -> None:
+    def reply(self, message: dict[str, Any], more: bool = False) -> bool:
+        """Send one reply line. With ``more`` the connection stays open for further lines
+        (``ctl logs -f``); False once the client is gone or too slow: send no more."""
         import json
 
         if self.answered:
+            return False
+        self.answered = not more
+        sent = self._send(json.dumps(message).encode() + b"\n")
+        if more and sent and not self.streaming:
+            self.streaming = True
+            self.server.loop.add_reader(self.fd, self.hangup)  # the client leaving is EOF
+        if not sent or (not more and not self.pending):
+            self.close()  # else once the last reply has drained
+        return sent
+
+    def _send(self, data: bytes) -> bool:
+        """Without blocking: what the socket does not take waits (at most STREAM_LIMIT bytes)."""
+        if self.sock.fileno() < 0:
+            return False
+        if self.pending:
+            if len(self.pending) + len(data) > STREAM_LIMIT:
+                return False  # a follower that does not read is dropped, not waited for
+            self.pending += data
+            return True
+        try:
+            sent = self.sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            return False  # the client is gone: its loss
+        if sent < len(data):
+            self.pending = data[sent:]
+            # A second descriptor for the same socket: epoll watches it for EPOLLOUT
+            # while the first is watched for the client hanging up.
+            self.writer_fd = os.dup(self.fd)
+            self.server.loop.add_writer(self.writer_fd, self._drain)
+        return True
+
+    def _drain(self) -> None:
+        try:
+            sent = self.sock.send(self.pending)
+        except BlockingIOError:
             return
-        self.answered = True
-        if self.sock.fileno() >= 0:
-            try:
-                self.sock.send(json.dumps(message).encode() + b"\n")
-            except OSError:
-                pass  # the client is gone or not reading: its loss
-        self.close()
+        except OSError:
+            self.close()
+            return
+        self.pending = self.pending[sent:]
+        if not self.pending:
+            self._stop_draining()
+            if self.answered:
+                self.close()
+
+    def _stop_draining(self) -> None:
+        if self.writer_fd >= 0:
+            self.server.loop.remove_writer(self.writer_fd)
+            os.close(self.writer_fd)
+            self.writer_fd = -1
+
+    def hangup(self) -> None:
+        try:
+            data = self.sock.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.answered = True
+            self.close()
 
     def close(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        self._stop_draining()
         if self.sock.fileno() >= 0:
             self.server.loop.remove_reader(self.fd)
             self.sock.close()
-        self.server.connections.discard(self)
+        self.server.connections.pop(self, None)
+        self.server.resume()
         # A deferred reply (ctl stop) arriving later finds the socket closed and is dropped.
 
 
@@ -141,7 +222,9 @@ class Server:
 
     def __init__(self, loop: Loop, path: str, handler: Handler) -> None:
         self.loop, self.path, self.handler = loop, path, handler
-        self.connections: set[Connection] = set()
+        self.connections: dict[Connection, None] = {}  # oldest first
+        self.limit = 0  # connection_limit(), on the first connection: not on the way to the child
+        self.paused = False  # not accepting: out of descriptors
         self.address = path
         try:
             self.sock = self._listen(path)
@@ -187,6 +270,13 @@ class Server:
             except BlockingIOError:
                 return
             except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE):
+                    if self._evict_idle():
+                        continue  # that freed a descriptor for this one
+                    # Out of descriptors with every connection busy: stop listening until one
+                    # closes, or the pending connection would wake the loop again at once, forever.
+                    self.loop.remove_reader(self.sock.fileno())
+                    self.paused = True
                 log.warning("control socket accept failed", error=exc.strerror)
                 return
             conn.setblocking(False)
@@ -199,10 +289,27 @@ class Server:
                 log.warning("control request refused", uid=uid)
                 self._refuse(conn, "permission denied")
                 continue
-            if len(self.connections) >= MAX_CONNECTIONS:
+            if not self.limit:
+                self.limit = connection_limit()
+            if len(self.connections) >= self.limit and not self._evict_idle():
                 self._refuse(conn, "too many connections")
                 continue
-            self.connections.add(Connection(self, conn))
+            self.connections[Connection(self, conn)] = None
+
+    def resume(self) -> None:
+        """A descriptor was freed: listen again, if out of them before."""
+        if self.paused and self.sock.fileno() >= 0:
+            self.paused = False
+            self.loop.add_reader(self.sock.fileno(), self.accept)
+
+    def _evict_idle(self) -> bool:
+        """Make room by closing the oldest connection that has not sent its request: a flood
+        of idle connections must not lock the operator out. One waiting for its answer stays."""
+        for connection in self.connections:
+            if not connection.requested:
+                connection.close()
+                return True
+        return False
 
     @staticmethod
     def _refuse(conn: _socket.socket, error: str) -> None:
@@ -215,8 +322,10 @@ class Server:
         conn.close()
 
     def close(self) -> None:
+        self.paused = False
         for connection in list(self.connections):
             connection.close()
+        self.paused = True  # nothing may listen again
         self.loop.remove_reader(self.sock.fileno())
         self.sock.close()
         if self.address == self.path:  # an abstract name goes with its socket

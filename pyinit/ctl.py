@@ -30,13 +30,29 @@ commands:
   ready               exit 0 only when every service is ready (an exec readiness probe)
   wait-stop           start draining (as a stop request does: not ready at once),
                       return when the drain (--stop-delay) is over: a preStop hook
+  logs NAME [-n LINES] [-f]
+                      the last lines NAME wrote (all that pyinit keeps, or LINES);
+                      -f: then what it writes, until interrupted
+  reload              re-read the config file: start added services, stop removed
+                      ones, restart changed ones; leave the others alone
+  scale NAME N        run N instances of NAME
 
 options:
   --control-socket PATH  default $PYINIT_CONTROL_SOCKET or /run/pyinit.sock
   --json                 print the raw reply
 exit status: 0 ok; 1 failed or not ready; 2 usage error; 3 no pyinit on the socket."""
 
-ARITY = {"status": 0, "ready": 0, "wait-stop": 0, "start": 1, "stop": 1, "restart": 1, "signal": 2}
+ARITY = {
+    "status": 0,
+    "ready": 0,
+    "wait-stop": 0,
+    "start": 1,
+    "stop": 1,
+    "restart": 1,
+    "signal": 2,
+    "reload": 0,
+    "scale": 2,
+}
 
 
 class CtlUsage(Exception):
@@ -64,8 +80,10 @@ def parse(args: Sequence[str], env: Mapping[str, str]) -> tuple[str, bool, dict[
     if rest and rest[-1] == "--json":
         raw, rest = True, rest[:-1]
     if not rest:
-        raise CtlUsage("no command given (status, start, stop, restart, signal, ready, wait-stop)")
+        raise CtlUsage("no command given (status, start, stop, restart, signal, ready, wait-stop, logs, reload, scale)")
     command, params = rest[0], rest[1:]
+    if command == "logs":
+        return path, raw, logs_request(params)
     if command not in ARITY:
         raise CtlUsage(f"unknown command: {command}")
     if len(params) != ARITY[command]:
@@ -75,7 +93,42 @@ def parse(args: Sequence[str], env: Mapping[str, str]) -> tuple[str, bool, dict[
         request["name"] = params[0]
     if command == "signal":
         request["signal"] = params[1]
+    if command == "scale":
+        if not params[1].isdigit():
+            raise CtlUsage(f"scale: expected a number of instances, not {params[1]!r}")
+        request["count"] = int(params[1])
     return path, raw, request
+
+
+def _line_count(value: str) -> int:
+    if not value.isdigit():
+        raise CtlUsage(f"logs: -n takes a number of lines, not {value!r}")
+    return int(value)
+
+
+def logs_request(params: list[str]) -> dict[str, Any]:
+    """``logs NAME [-n LINES] [-f]``, the options on either side of NAME."""
+    request: dict[str, Any] = {"cmd": "logs", "follow": False}
+    rest = list(params)
+    while rest:
+        item = rest.pop(0)
+        if item in ("-f", "--follow"):
+            request["follow"] = True
+        elif item in ("-n", "--lines"):
+            request["lines"] = _line_count(rest.pop(0) if rest else "")
+        elif item.startswith("--lines="):
+            request["lines"] = _line_count(item.partition("=")[2])
+        elif item.startswith("-n") and item[2:].isdigit():
+            request["lines"] = _line_count(item[2:])
+        elif item.startswith("-"):
+            raise CtlUsage(f"logs: unknown option {item}")
+        elif "name" in request:
+            raise CtlUsage("logs takes one service name")
+        else:
+            request["name"] = item
+    if "name" not in request:
+        raise CtlUsage("logs: which service? (logs NAME [-n LINES] [-f])")
+    return request
 
 
 # connect() errors that mean "no pyinit at this path": try its abstract name.
@@ -131,20 +184,74 @@ def _age(seconds: float | None) -> str:
 
 
 def table(services: list[dict[str, Any]]) -> str:
-    rows = [["SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT"]]
+    """One row per service; HEALTH and NEXT RUN only when some service has a health check
+    or a schedule, so the usual table stays narrow."""
+    header = ["SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT"]
+    with_health = any(s.get("health") for s in services)
+    with_schedule = any(s.get("schedule") for s in services)
+    header += ["HEALTH"] * with_health + ["NEXT RUN"] * with_schedule
+    rows = [header]
     for s in services:
-        rows.append(
-            [
-                str(s["name"]),
-                str(s["state"]),
-                str(s["pid"] or "-"),
-                _age(s["uptime"]),
-                str(s["restarts"]),
-                str(s["last_exit"] or "-"),
-            ]
-        )
+        last_exit = str(s["last_exit"] or "-")
+        if s.get("last_duration") is not None:
+            last_exit += f" ({_age(s['last_duration'])})"
+        row = [str(s["name"]), str(s["state"]), str(s["pid"] or "-"), _age(s["uptime"]), str(s["restarts"]), last_exit]
+        row += [str(s.get("health") or "-")] * with_health + [str(s.get("next_run") or "-")] * with_schedule
+        rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+
+
+def log_line(entry: dict[str, Any]) -> str:
+    """``TIME STREAM LINE``, with the service's name first when several are shown (``logs GROUP``)."""
+    service = f"{entry['service']} " if entry.get("service") else ""
+    return f"{entry.get('time', '-')} {service}{entry.get('stream', '-')} {entry.get('line', '')}"
+
+
+def logs(path: str, raw: bool, request: dict[str, Any]) -> int:
+    """Print the reply's lines, and with ``follow`` each further reply line until EOF or Ctrl-C."""
+    import _signal
+    import json
+    import socket
+
+    import pyinit
+
+    # pyinit blocks every signal when imported; a client that runs until interrupted needs them.
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, pyinit.ORIGINAL_MASK)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(None if request.get("follow") else 300.0)
+            sock.connect(path)
+            sock.sendall(json.dumps(request).encode() + b"\n")
+            reader = sock.makefile("rb")
+            for data in reader:
+                reply = json.loads(data)
+                if raw:
+                    print(json.dumps(reply), flush=True)
+                    continue
+                if not reply.get("ok", True):
+                    sys.stderr.write(f"pyinit: ctl: {reply.get('error', 'failed')}\n")
+                    return 1
+                for entry in reply.get("lines", []):
+                    print(log_line(entry))
+                if "line" in reply:
+                    print(log_line(reply["line"]))
+                sys.stdout.flush()
+    except KeyboardInterrupt:
+        return 0
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        sys.stderr.write(f"pyinit: ctl: no answer from {path}: {reason}\n")
+        return 3
+    return 0
+
+
+def print_changes(reply: dict[str, Any]) -> None:
+    """What a reload or a scale did, one line per kind of change."""
+    for kind in ("added", "removed", "changed", "unchanged"):
+        names = reply.get(kind)
+        if names is not None:
+            print(f"{kind}: {', '.join(names) if names else '-'}")
 
 
 def main(args: Sequence[str], env: Mapping[str, str]) -> int:
@@ -156,6 +263,8 @@ def main(args: Sequence[str], env: Mapping[str, str]) -> int:
             return 0
         sys.stderr.write(f"pyinit: ctl: {exc}\nTry 'pyinit ctl --help' for more information.\n")
         return 2
+    if request["cmd"] == "logs":
+        return logs(path, raw, request)
     try:
         # wait-stop lasts the drain, however long: the hook's own timeout bounds it
         reply = call(path, request, None if request["cmd"] == "wait-stop" else 300.0)
@@ -169,6 +278,10 @@ def main(args: Sequence[str], env: Mapping[str, str]) -> int:
         print(json.dumps(reply))
     elif not reply.get("ok"):
         sys.stderr.write(f"pyinit: ctl: {reply.get('error', 'failed')}\n")
+        for problem in reply.get("problems", []):
+            sys.stderr.write(f"pyinit: {problem}\n")
+    elif request["cmd"] in ("reload", "scale"):
+        print_changes(reply)
     elif request["cmd"] == "status":
         print(table(reply.get("services", [])))
     elif request["cmd"] == "ready":

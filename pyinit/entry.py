@@ -14,6 +14,9 @@ from pyinit.cli import main
 
 def run() -> None:
     code = main()
+    from pyinit import log
+
+    log.finish()  # the last lines get a bounded time to be read
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

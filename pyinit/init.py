@@ -142,7 +142,7 @@ class Frame:
             if sig in signals.STOP_REQUESTS and self.teardown is not None:
                 self.teardown.hurry()
             else:
-                log.debug("dropped: the work is over", signal=signals.name(sig))
+                self.loop.drop(sig)  # counted, logged once per batch: a storm must not fill the log
             return
         if sig in signals.STOP_REQUESTS:
             self.stop_requests += 1

@@ -3,6 +3,11 @@
 structlog takes tens of milliseconds to import, and pyinit is quiet by
 default, so the import happens the first time an event passes the level
 filter, never on the path from exec to the child running.
+
+Every line goes to stderr through :mod:`pyinit.sink`, which never blocks: a
+stalled log reader costs dropped lines (counted, and reported once the stream
+drains), never a PID 1 stuck in a write. The sink, too, is made with the first
+event, and the loop learns about it only then.
 """
 
 from __future__ import annotations
@@ -21,6 +26,62 @@ DEBUG = 10
 _threshold = WARNING
 _format = "console"
 _logger: Any = None
+_loop: Any = None  # the loop that flushes the sink, once there is one
+_sink: Any = None
+
+
+class _SinkFile:
+    """What structlog's PrintLogger writes to (``print`` writes the line, then its newline):
+    whole lines go on to stderr's sink."""
+
+    def __init__(self) -> None:
+        self.partial = ""
+
+    def write(self, text: str) -> int:
+        text = self.partial + text
+        end = text.rfind("\n") + 1
+        self.partial = text[end:]
+        if end:
+            _write(text[:end])
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _write(text: str) -> None:
+    global _sink
+    if _sink is None:
+        from pyinit import sink
+
+        _sink = sink.for_fd(2)
+        if _loop is not None:
+            sink.attach(_loop)
+    _sink.write(text.encode(errors="replace"), "pyinit")
+
+
+def use_loop(loop: Any) -> None:
+    """Called by each new loop: an assignment, until the first event makes a sink."""
+    global _loop
+    _loop = loop
+    if _sink is not None:
+        from pyinit import sink
+
+        sink.attach(loop)
+
+
+def forget_loop(loop: Any) -> None:
+    """A loop closes: nothing may wait through it any more."""
+    if _loop is loop:
+        use_loop(None)
+
+
+def finish() -> None:
+    """pyinit exits: its last lines (and its relays') get a bounded time to be read."""
+    if _sink is not None or "pyinit.sink" in sys.modules:
+        from pyinit import sink
+
+        sink.drain_all()
 
 
 def configure(verbosity: int, fmt: str) -> None:
@@ -49,7 +110,7 @@ def _build() -> Any:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             renderer,
         ],
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(_SinkFile()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
     return structlog.get_logger("pyinit").bind(logger="pyinit")
@@ -65,8 +126,8 @@ def emit(level: int, event: str, **fields: Any) -> None:
         method = {ERROR: "error", WARNING: "warning", INFO: "info"}.get(level, "debug")
         getattr(_logger, method)(event, **fields)
     except Exception as exc:  # logging must never take PID 1 down
-        try:  # stderr itself may be the failure: a pipe whose reader died with our parent
-            sys.stderr.write(f"pyinit: {event} {fields} (log failure: {exc!r})\n")
+        try:  # the sink itself may be the failure
+            _write(f"pyinit: {event} {fields} (log failure: {exc!r})\n")
         except Exception:
             pass
 

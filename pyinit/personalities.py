@@ -157,6 +157,7 @@ class Tini(Personality):
             raise EarlyExit(f"tini version {TINI_VERSION} - pyinit {__version__}")
 
     def usage_failure(self, program: str, error: UsageError) -> tuple[str, int]:
+        program = os.path.basename(program)  # as run from PATH, not a shebang's or symlink's full path
         if error.kind == "value":
             return f"[FATAL tini ({os.getpid()})] invalid value for {error.option}: {error.value}\n", 1
         head = f"{program}: {error.getopt}\n" if error.getopt else ""
@@ -264,6 +265,7 @@ class DumbInit(Personality):
             settings.rewrite.setdefault(sig, signals.SIGSTOP)
 
     def usage_failure(self, program: str, error: UsageError) -> tuple[str, int]:
+        program = os.path.basename(program)  # as run from PATH, not a shebang's or symlink's full path
         if error.kind == "option":
             return f"{program}: {error.getopt}\n", 1
         # dumb-init's own wording, line for line.

@@ -148,7 +148,7 @@ class SingleChild:
     def send(self, sig: int) -> None:
         target = signals.rewrite(sig, self.settings.rewrite)
         if target == 0 or self.status is not None:
-            log.debug("dropped", signal=signals.name(sig))
+            self.frame.loop.drop(sig)  # counted, logged once per batch: a storm must not fill the log
             return
         whom = self.child if self.settings.single_child else -self.child
         try:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 LIMIT = 4096
 DEFAULT_PATH = "/dev/termination-log"
-TAIL_HEADING = "last output:"
+TAIL_HEADING = "last stderr lines:"
 
 
 class Report:
@@ -88,7 +88,7 @@ def text(report: Report, limit: int = LIMIT) -> str:
     for line in report.lines():
         out = _append(out, line, limit)
     if report.tail:
-        heading = f"last output of {report.tail_of}:" if report.tail_of else TAIL_HEADING
+        heading = f"last stderr lines of {report.tail_of}:" if report.tail_of else TAIL_HEADING
         room = limit - len(out) - len(heading.encode()) - 1
         kept: list[bytes] = []
         used = 0

@@ -36,8 +36,11 @@ if TYPE_CHECKING:
 # After SIGKILL a process is normally gone within milliseconds; one stuck in
 # uninterruptible sleep (a dead NFS server) may never go. Do not wait forever.
 KILL_TIMEOUT = 3.0
-# Culprits named one by one at warning level; beyond that, a count.
+# Culprits named one by one at warning level; the rest in one summary line (how
+# many, and their most common commands), not thousands of lines that would
+# themselves fill a log pipe.
 KILL_LOG_LIMIT = 20
+SUMMARY_COMMANDS = 3
 
 IDLE, STOPPING, KILLING, DONE = "idle", "stopping", "killing", "done"
 
@@ -177,7 +180,7 @@ class Teardown:
         self.reaper.reap()
         self.phase = DONE
         if len(self.killed) > KILL_LOG_LIMIT:
-            log.warning("killed more processes than named above", killed=len(self.killed), named=KILL_LOG_LIMIT)
+            self._summarize_killed()
         log.info(
             "teardown done",
             stopped=self.stopped,
@@ -193,6 +196,16 @@ class Teardown:
         member.close()
         self.members.pop(member.proc_pid, None)
 
+    def _summarize_killed(self) -> None:
+        rest = self.killed[KILL_LOG_LIMIT:]
+        log.warning(
+            "more processes did not stop in time; killed them too",
+            count=len(rest),
+            most_common=most_common([member.command for member in rest]),
+            signal=signals.name(self.stop_signal),
+            grace=self.grace,
+        )
+
     def _report_killed(self, members: list[Member]) -> None:
         for member in members:
             if len(self.killed) < KILL_LOG_LIMIT:
@@ -204,6 +217,16 @@ class Teardown:
                     grace=self.grace,
                 )
             self.killed.append(member)
+
+
+def most_common(commands: list[str], top: int = SUMMARY_COMMANDS) -> str:
+    """``"sleep 1000" x4980, "python -m worker" x20``: who a crowd was made of."""
+    counts: dict[str, int] = {}
+    for command in commands:
+        counts[command] = counts.get(command, 0) + 1
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
+    text = ", ".join(f"{command[:80]!r} x{count}" for command, count in ranked)
+    return text + (", ..." if len(counts) > top else "")
 
 
 def _raise_descriptor_limit() -> None:

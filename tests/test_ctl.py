@@ -75,3 +75,52 @@ def test_wait_stop_and_doctor_words() -> None:
     assert ctl.parse(["wait-stop"], {})[2] == {"cmd": "wait-stop"}
     with pytest.raises(cli.UsageError, match="reserved for the environment check"):
         cli.parse(["pyinit", "doctor"], {})
+
+
+def test_day_two_requests() -> None:
+    def request(*args: str) -> dict[str, object]:
+        return ctl.parse(list(args), {})[2]
+
+    assert request("logs", "web") == {"cmd": "logs", "name": "web", "follow": False}
+    assert request("logs", "web", "-n", "5", "-f") == {"cmd": "logs", "name": "web", "follow": True, "lines": 5}
+    assert request("logs", "-f", "-n3", "web") == {"cmd": "logs", "name": "web", "follow": True, "lines": 3}
+    assert request("logs", "--lines=7", "web")["lines"] == 7
+    assert request("reload") == {"cmd": "reload"}
+    assert request("scale", "worker", "3") == {"cmd": "scale", "name": "worker", "count": 3}
+
+
+@pytest.mark.parametrize(
+    "args", [["logs"], ["logs", "a", "b"], ["logs", "a", "-n"], ["logs", "a", "-n", "x"], ["scale", "w", "-1"]]
+)
+def test_day_two_usage_errors(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert ctl.main(args, {}) == 2
+
+
+def test_status_table_with_health_and_schedules() -> None:
+    rows = ctl.table(
+        [
+            {
+                "name": "web",
+                "state": "ready",
+                "pid": 7,
+                "uptime": 5.0,
+                "restarts": 0,
+                "last_exit": None,
+                "health": "healthy",
+            },
+            {
+                "name": "backup",
+                "state": "exited",
+                "pid": None,
+                "uptime": None,
+                "restarts": 0,
+                "last_exit": "exit 0",
+                "last_duration": 2.5,
+                "schedule": "@daily",
+                "next_run": "2026-12-04T00:00:00+00:00",
+            },
+        ]
+    ).splitlines()
+    assert rows[0].split() == ["SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST", "EXIT", "HEALTH", "NEXT", "RUN"]
+    assert "exit 0 (2.5s)" in rows[2] and rows[2].endswith("2026-12-04T00:00:00+00:00")
+    assert "healthy" in rows[1]

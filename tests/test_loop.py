@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
-from pyinit import signals
-from pyinit.loop import MAX_WAIT, Loop
+from pyinit import log, signals
+from pyinit.loop import MAX_WAIT, SIGNAL_BATCH, Loop
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -19,3 +22,40 @@ def test_a_far_deadline_waits_no_longer_than_epoll_takes(delay: float) -> None:
         assert MAX_WAIT * 1000 <= 2**31 - 1  # epoll_wait's int of milliseconds
     finally:
         loop.close()
+
+
+def test_a_signal_storm_is_read_in_bounded_batches_with_timers_in_between() -> None:
+    sig = signal.SIGRTMIN + 3
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {sig})
+    seen: list[int] = []
+    ticks: list[int] = []
+    loop = Loop({sig}, lambda s, _sender: seen.append(s))
+    try:
+        for _ in range(3 * SIGNAL_BATCH):
+            os.kill(os.getpid(), sig)  # real-time signals queue: one record each
+        loop.call_later(0, lambda: ticks.append(len(seen)))
+        loop.run_once()
+        assert ticks == [SIGNAL_BATCH]  # the timer ran after one batch, not after the whole queue
+        while len(seen) < 3 * SIGNAL_BATCH:
+            loop.run_once()
+        assert seen == [sig] * (3 * SIGNAL_BATCH)
+    finally:
+        loop.close()
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def test_dropped_signals_are_counted_and_logged_once_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    sig = signal.SIGRTMIN + 4
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {sig})
+    lines: list[tuple[str, dict[str, object]]] = []
+    monkeypatch.setattr(log, "enabled", lambda level: True)
+    monkeypatch.setattr(log, "debug", lambda event, **fields: lines.append((event, fields)))
+    loop = Loop({sig}, lambda s, _sender: loop.drop(s))
+    try:
+        for _ in range(10):
+            os.kill(os.getpid(), sig)
+        loop.run_once()
+        assert lines == [("signals dropped", {"count": 10, "signals": {"SIGRTMIN+4": 10}})]
+    finally:
+        loop.close()
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)

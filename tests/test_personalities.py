@@ -90,8 +90,8 @@ def test_tini_help_and_license_go_to_stdout() -> None:
     ("args", "first_line"),
     [
         ((), "tini (tini version"),
-        (("-x", "a"), "/x/tini: invalid option -- 'x'"),
-        (("-e",), "/x/tini: option requires an argument -- 'e'"),
+        (("-x", "a"), "tini: invalid option -- 'x'"),  # by its basename, as run from PATH
+        (("-e",), "tini: option requires an argument -- 'e'"),
         (("-e", "256", "a"), r"[FATAL tini ("),
         (("-p", "NOPE", "a"), r"[FATAL tini ("),
     ],
@@ -146,7 +146,7 @@ def test_dumb_init_version_and_help_go_to_stderr() -> None:
         "/bin/dumb-init", cli.UsageError("no command", kind="command")
     )
     assert (text, code) == (
-        "Usage: /bin/dumb-init [option] program [args]\nTry /bin/dumb-init --help for full usage.\n",
+        "Usage: dumb-init [option] program [args]\nTry dumb-init --help for full usage.\n",
         1,
     )
 

@@ -14,7 +14,7 @@ import re
 from pyinit import signals
 from pyinit.durations import parse_duration
 from pyinit.services import graph
-from pyinit.services.spec import OUTPUTS, READY_KINDS, RESTART_POLICIES, Ready, ServiceSpec
+from pyinit.services.spec import ON_DEPENDENCY_FAILURE, OUTPUTS, READY_KINDS, RESTART_POLICIES, Ready, ServiceSpec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -124,7 +124,8 @@ def _string(value: Any) -> str:
 
 def _directory(value: Any) -> str:
     # Checked now: a chdir failing in the forked child could only be reported as a failed exec.
-    if not os.path.isdir(_string(value)):
+    # With {instance}, each instance's directory is checked once the count is known.
+    if "{instance}" not in _string(value) and not os.path.isdir(value):
         raise ValueError(f"no such directory: {value!r}")
     return str(value)
 
@@ -204,26 +205,26 @@ def _ready(value: Any) -> Ready:
         ready.kind = "notify"
         return ready
     if not isinstance(value, dict):
-        raise ValueError('expected a table with one of: command, tcp, fd, notify (or the string "notify")')
+        raise ValueError('expected a table with one of: command, tcp, fd, notify, log (or the string "notify")')
     kinds = [kind for kind in READY_KINDS if kind in value]
     unknown = sorted(set(value) - {*READY_KINDS, "interval", "timeout"})
     if unknown:
         raise ValueError(f"unknown key {unknown[0]!r} (known: {', '.join((*READY_KINDS, 'interval', 'timeout'))})")
     if len(kinds) != 1:
-        raise ValueError("needs exactly one of: command, tcp, fd, notify")
+        raise ValueError("needs exactly one of: command, tcp, fd, notify, log")
     ready.kind = kind = kinds[0]
     item = value[kind]
     if kind == "command":
         ready.command = _command(item)
     elif kind == "tcp":
-        if isinstance(item, int) and not isinstance(item, bool):
-            ready.port = item
-        elif isinstance(item, str) and ":" in item:
-            host, _, port = item.rpartition(":")
-            ready.host = host.strip("[]") or ready.host
-            ready.port = int(port) if port.isdigit() else 0
-        if not 0 < ready.port < 65536:
-            raise ValueError(f'tcp: expected a port or "HOST:PORT", not {item!r}')
+        from pyinit.services.checks import parse_address
+
+        try:
+            ready.host, ready.port = parse_address(item)
+        except ValueError as exc:
+            raise ValueError(f"tcp: {exc}") from None
+    elif kind == "log":
+        ready.pattern = _pattern(item)
     elif kind == "fd":
         if isinstance(item, bool) or not isinstance(item, int) or not 3 <= item <= 1023:
             raise ValueError(f"fd: expected a descriptor number from 3 to 1023, not {item!r}")
@@ -235,6 +236,43 @@ def _ready(value: Any) -> Ready:
     if "timeout" in value:
         ready.timeout = _duration(value["timeout"])
     return ready
+
+
+def _pattern(value: Any) -> str:
+    try:
+        re.compile(_string(value))
+    except re.error as exc:
+        raise ValueError(f"log: invalid regular expression {value!r}: {exc}") from None
+    return str(value)
+
+
+def _paths(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)  # checked and read by envfile.expand_service
+
+
+def _health(value: Any) -> Any:
+    from pyinit.services.checks import parse_health
+
+    return parse_health(value, _duration, _command)
+
+
+def _positive_duration(value: Any) -> float:
+    seconds = _duration(value)
+    if seconds <= 0:
+        raise ValueError("must be more than 0")
+    return seconds
+
+
+def _size(value: Any) -> int:
+    from pyinit.services.logring import parse_size
+
+    return parse_size(value)
+
+
+def _schedule(value: Any) -> Any:
+    from pyinit.services.schedule import Schedule
+
+    return Schedule(_string(value))
 
 
 def _oom_score_adj(value: Any) -> int:
@@ -262,6 +300,13 @@ FIELDS: dict[str, tuple[Any, str]] = {
     "ready": (_ready, "ready"),
     "critical": (_bool, "critical"),
     "output": (_choice(OUTPUTS), "output"),
+    "env_file": (_paths, "env_file"),
+    "health": (_health, "health"),
+    "watchdog": (_positive_duration, "watchdog"),
+    "log_buffer": (_size, "log_buffer"),
+    "instances": (_count, "instances"),
+    "schedule": (_schedule, "schedule"),
+    "on_dependency_failure": (_choice(ON_DEPENDENCY_FAILURE), "on_dependency_failure"),
     "oom_score_adj": (_oom_score_adj, "oom_score_adj"),
 }
 
@@ -278,6 +323,11 @@ def _service(name: str, table: Any, problems: _Problems) -> ServiceSpec:
             problems.add(name, key, f"unknown key (known: {', '.join(FIELDS)})")
     if "command" not in table:
         problems.add(name, "command", "missing (every service needs a command)", line_key="")
+    from pyinit.services.envfile import expand_service
+
+    table, expansion_problems = expand_service(table, os.environ)
+    for key, message in expansion_problems:
+        problems.add(name, key, message)
     group_given = "group" in table
     for key, (convert, attr) in FIELDS.items():
         if key not in table:
@@ -295,7 +345,29 @@ def _service(name: str, table: Any, problems: _Problems) -> ServiceSpec:
             setattr(spec, attr, value)
     if spec.backoff_max < spec.backoff_initial:
         problems.add(name, "backoff_max", "must not be less than backoff_initial")
+    _day_two_checks(spec, table, problems)
     return spec
+
+
+def _day_two_checks(spec: ServiceSpec, table: dict[str, Any], problems: _Problems) -> None:
+    """What the keys of health, logs, instances and schedules ask of each other."""
+    name = spec.name
+    if spec.ready.kind == "log":
+        if "output" not in table:
+            spec.output = "prefix"  # the lines must pass through pyinit to be matched
+        elif not spec.relayed:
+            problems.add(name, "ready", 'log: needs output = "prefix" or "quiet" (the lines must pass through pyinit)')
+    if spec.schedule is not None:
+        spec.restart = "no"  # a job runs at its times, not again because it ended
+        if spec.instances is not None:
+            problems.add(name, "instances", "a scheduled job runs one instance at a time")
+    if spec.cwd is not None and "{instance}" in spec.cwd:
+        if spec.instances is None:
+            problems.add(name, "cwd", "{instance} needs instances = N")
+        for number in range(1, (spec.instances or 0) + 1):
+            path = spec.cwd.replace("{instance}", str(number))
+            if not os.path.isdir(path):
+                problems.add(name, "cwd", f"no such directory: {path!r} (instance {number})")
 
 
 def _check_graph(specs: dict[str, ServiceSpec], problems: _Problems) -> None:
@@ -307,6 +379,14 @@ def _check_graph(specs: dict[str, ServiceSpec], problems: _Problems) -> None:
                 problems.add(spec.name, "depends_on", "a service cannot depend on itself")
     for name, cycle in graph.cycles(specs):
         problems.add(name, "depends_on", f"dependency cycle: {' -> '.join(cycle)}")
+    for spec in specs.values():
+        for dep in spec.depends_on:
+            if dep in specs and specs[dep].schedule is not None:
+                problems.add(spec.name, "depends_on", f"{dep} is a scheduled job: nothing can wait for it")
+    from pyinit.services.instances import clashes
+
+    for name, other in clashes(specs):
+        problems.add(name, "instances", f"instance name {other!r} is taken by another service")
 
 
 def parse_toml(text: str, path: str) -> dict[str, ServiceSpec]:

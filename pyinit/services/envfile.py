@@ -11,6 +11,7 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import Any
 
 
 class ExpandError(ValueError):
@@ -117,3 +118,56 @@ def _substitute(body: str, environ: Mapping[str, str]) -> str:
             raise ExpandError(f"variable {name} is not set (give a default: ${{{name}:-VALUE}})", name)
         return expand(default, environ)
     return value
+
+
+def expand_service(table: dict[str, Any], environ: Mapping[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """A service's table with its ``env_file`` values merged under ``env`` and ``${VAR}`` expanded
+    in ``env_file`` paths, ``command``, ``env`` values and ``cwd``; plus ``(key, message)`` problems.
+
+    ``env_file`` paths expand from pyinit's environment; the rest from that plus the files'
+    values. A string ``command`` is split into words first, so a value with spaces stays one
+    word. Values of the wrong type are left for the converters to report.
+    """
+    table = dict(table)
+    problems: list[tuple[str, str]] = []
+    file_env: dict[str, str] = {}
+    given = table.get("env_file")
+    if given is not None:
+        paths = [given] if isinstance(given, str) else given
+        if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
+            problems.append(("env_file", "expected a path or a list of paths"))
+        else:
+            try:
+                paths = [expand(path, environ) for path in paths]
+                file_env = read_env_files(paths, environ)
+            except ValueError as exc:
+                problems.append(("env_file", str(exc)))
+            table["env_file"] = paths
+    scope = {**environ, **file_env}
+    command = table.get("command")
+    if isinstance(command, str):
+        import shlex
+
+        try:
+            command = shlex.split(command)
+        except ValueError:
+            command = None  # the converter reports it
+    if isinstance(command, list) and all(isinstance(word, str) for word in command):
+        try:
+            table["command"] = [expand(word, scope) for word in command]
+        except ExpandError as exc:
+            problems.append(("command", str(exc)))
+    env = table.get("env", {})
+    if isinstance(env, dict):
+        try:
+            expanded = {key: expand(value, scope) if isinstance(value, str) else value for key, value in env.items()}
+        except ExpandError as exc:
+            problems.append(("env", str(exc)))
+        else:
+            table["env"] = {**file_env, **expanded}
+    if isinstance(table.get("cwd"), str):
+        try:
+            table["cwd"] = expand(table["cwd"], scope)
+        except ExpandError as exc:
+            problems.append(("cwd", str(exc)))
+    return table, problems

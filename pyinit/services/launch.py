@@ -34,13 +34,31 @@ def _id(value: int | None) -> int:
 
 
 class Launcher:
-    def __init__(self, loop: Loop, reaper: Reaper, names: Sequence[str], on_ready: OnReady, on_exit: OnExit) -> None:
+    def __init__(
+        self,
+        loop: Loop,
+        reaper: Reaper,
+        names: Sequence[str],
+        on_ready: OnReady,
+        on_exit: OnExit,
+        json_lines: bool = False,
+    ) -> None:
         self.loop, self.reaper = loop, reaper
         self.on_ready, self.on_exit = on_ready, on_exit
-        self.index = {name: number for number, name in enumerate(names)}
-        width = max(len(name) for name in names)
-        self.prefixes = {name: f"{name:<{width}} | ".encode() for name in names}
+        self.json_lines = json_lines  # --log-format json: relayed lines as JSON objects too
+        self.index: dict[str, int] = {}
+        self.prefixes: dict[str, bytes] = {}
+        self.names(names)
         self.rundir: str | None = None
+
+    def names(self, names: Sequence[str]) -> None:
+        """The services there are (again, after a reload or a scale)."""
+        for name in names:
+            # A notify socket's number is never given to another name: a service still
+            # stopping keeps its socket while a new one starts.
+            self.index.setdefault(name, len(self.index))
+        width = max((len(name) for name in names), default=0)
+        self.prefixes = {name: f"{name:<{width}} | ".encode() for name in names}
 
     def launch(self, service: Service) -> None:
         spec = service.spec
@@ -49,13 +67,14 @@ class Launcher:
         outputs: list[Prefixer] = []
         try:  # descriptors, sockets, the fork: any may fail, and then this start fails like a crash
             fds, extra_env = probe.prepare()
-            if spec.output == "prefix":
-                from pyinit.services.output import Prefixer
+            if spec.watchdog > 0:
+                from pyinit.services.health import Watchdog
 
-                owner = None if spec.uid is None and spec.gid is None else (_id(spec.uid), _id(spec.gid))
-                for fd in (1, 2):
-                    outputs.append(Prefixer(self.loop, self.prefixes[service.name], fd, owner))
-                    fds.update(outputs[-1].child_fds())
+                extra_env.update(Watchdog.environment(spec.watchdog))
+            if spec.relayed:
+                outputs = self._outputs(service)
+                for output in outputs:
+                    fds.update(output.child_fds())
             env = {**os.environ, **spec.user_env, **spec.env, **extra_env}
             credentials = None if spec.uid is None and spec.gid is None else (spec.uid, spec.gid, spec.groups)
             pid, failure = spawn.spawn(
@@ -76,10 +95,27 @@ class Launcher:
             log.warning("service cannot run", service=service.name, error=str(failure))
         service.launched(pid, time.monotonic(), probe, outputs)
         self.reaper.watch(pid, lambda _pid, status: self.on_exit(service, _pid, status))
+        if failure is not None:
+            return  # never ready: its exit (127, 126, ...) comes through the reaper like any other
         ready = spec.ready
         if ready.timeout > 0 and ready.kind is not None:
             service.timer = self.loop.call_later(ready.timeout, service.ready_too_late)
         probe.started(pid)
+
+    def _outputs(self, service: Service) -> list[Prefixer]:
+        """Pipes for stdout and stderr, read by pyinit: each line to the service's ring,
+        and printed with its prefix unless ``quiet``."""
+        from pyinit.services.output import STREAMS, Prefixer, Relay
+
+        spec = service.spec
+        assert service.ring is not None  # every relayed service has one
+        owner = None if spec.uid is None and spec.gid is None else (_id(spec.uid), _id(spec.gid))
+        prefix = self.prefixes.get(service.name, f"{service.name} | ".encode())
+        outputs: list[Prefixer] = []
+        for fd in (1, 2):
+            relay = Relay(service.name, STREAMS[fd], service.ring, spec.output == "quiet", self.json_lines)
+            outputs.append(Prefixer(self.loop, prefix, fd, owner, relay))
+        return outputs
 
     def _failed(self, service: Service) -> None:
         if service.state == "starting" and service.pid is None:  # not stopped meanwhile
@@ -93,17 +129,30 @@ class Launcher:
         def on_ready() -> None:
             self.on_ready(service)
 
+        probe: Probe | None = None
         if ready.kind == "command":
-            return readiness.CommandProbe(service.name, on_ready, self.loop, self.reaper, ready)
-        if ready.kind == "tcp":
-            return readiness.TcpProbe(service.name, on_ready, self.loop, ready)
-        if ready.kind == "fd":
-            return readiness.FdProbe(service.name, on_ready, self.loop, ready)
-        if ready.kind == "notify":
-            # By position, not name: a long name must not overflow sun_path's 108 bytes.
-            path = os.path.join(self._rundir(), f"notify-{self.index[service.name]}.sock")
-            return readiness.NotifyProbe(service.name, on_ready, self.loop, path, service.spec.uid)
-        return readiness.Probe(service.name, on_ready)
+            probe = readiness.CommandProbe(service.name, on_ready, self.loop, self.reaper, ready)
+        elif ready.kind == "tcp":
+            probe = readiness.TcpProbe(service.name, on_ready, self.loop, ready)
+        elif ready.kind == "fd":
+            probe = readiness.FdProbe(service.name, on_ready, self.loop, ready)
+        elif ready.kind == "log":
+            assert service.ring is not None  # config: ready.log needs a relayed output
+            probe = readiness.LogProbe(service.name, on_ready, service.ring, ready.pattern)
+        elif ready.kind != "notify":
+            probe = readiness.Probe(service.name, on_ready)
+        if ready.kind != "notify" and not service.spec.watchdog:
+            assert probe is not None
+            return probe
+
+        def kick() -> None:
+            if service.vitals is not None:
+                service.vitals.kick()
+
+        # By number, not name: a long name must not overflow sun_path's 108 bytes.
+        self.index.setdefault(service.name, len(self.index))
+        path = os.path.join(self._rundir(), f"notify-{self.index[service.name]}.sock")
+        return readiness.NotifyProbe(service.name, on_ready, self.loop, path, service.spec.uid, probe, kick)
 
     def _rundir(self) -> str:
         if self.rundir is None:

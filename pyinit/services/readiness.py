@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from pyinit.loop import Loop, Timer
     from pyinit.reaper import Reaper
+    from pyinit.services.logring import Entry, LogRing
     from pyinit.services.spec import Ready
 
 
@@ -226,14 +227,29 @@ class FdProbe(Probe):
 
 
 class NotifyProbe(Probe):
-    """The systemd way: ``READY=1`` in a datagram on ``$NOTIFY_SOCKET``."""
+    """The systemd way: ``READY=1`` in a datagram on ``$NOTIFY_SOCKET``; and ``WATCHDOG=1``.
 
-    def __init__(self, name: str, on_ready: Callable[[], None], loop: Loop, path: str, uid: int | None) -> None:
+    With ``inner``, readiness is that probe's and the socket is only for the
+    watchdog (``watchdog = "10s"`` next to another kind of ``ready``).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        on_ready: Callable[[], None],
+        loop: Loop,
+        path: str,
+        uid: int | None,
+        inner: Probe | None = None,
+        on_watchdog: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(name, on_ready)
         self.loop, self.path, self.uid = loop, path, uid
+        self.inner, self.on_watchdog = inner, on_watchdog
         self.sock: socket.socket | None = None
 
     def prepare(self) -> tuple[dict[int, int], dict[str, str]]:
+        fds, env = self.inner.prepare() if self.inner is not None else ({}, {})
         try:
             os.unlink(self.path)
         except FileNotFoundError:
@@ -243,28 +259,41 @@ class NotifyProbe(Probe):
         if self.uid is not None:
             os.chown(self.path, self.uid, -1)
         self.sock = sock
-        return {}, {"NOTIFY_SOCKET": self.path}
+        return fds, {**env, "NOTIFY_SOCKET": self.path}
+
+    def after_fork(self) -> None:
+        if self.inner is not None:
+            self.inner.after_fork()
 
     def started(self, pid: int) -> None:
         if self.sock is not None:
             self.loop.add_reader(self.sock.fileno(), self.readable)
+        if self.inner is not None:
+            self.inner.started(pid)
 
     def readable(self) -> None:
-        while self.sock is not None:
+        for _ in range(64):  # a service that floods its socket gets its turn, no more
+            if self.sock is None:
+                return
             try:
                 data = self.sock.recv(4096)
             except BlockingIOError:
                 return
-            if b"READY=1" in data.split(b"\n"):
+            fields = data.split(b"\n")
+            if b"READY=1" in fields and self.inner is None:
                 self.ready()
+            if b"WATCHDOG=1" in fields and self.on_watchdog is not None:
+                self.on_watchdog()
 
     def ready(self) -> None:
-        # Keep the socket until the service ends: later STATUS= messages must not fail.
+        # Keep the socket until the service ends: later STATUS= and WATCHDOG= messages must not fail.
         if not self.done:
             self.done = True
             self.on_ready()
 
     def cancel(self) -> None:
+        if self.inner is not None:
+            self.inner.cancel()
         if self.sock is not None:
             self.loop.remove_reader(self.sock.fileno())
             self.sock.close()
@@ -273,3 +302,26 @@ class NotifyProbe(Probe):
                 os.unlink(self.path)
             except OSError:
                 pass
+
+
+class LogProbe(Probe):
+    """``ready = { log = "REGEX" }``: ready when a line of the service's output matches."""
+
+    def __init__(self, name: str, on_ready: Callable[[], None], ring: LogRing, pattern: str) -> None:
+        import re
+
+        super().__init__(name, on_ready)
+        self.ring, self.pattern = ring, re.compile(pattern)
+        self.unfollow: Callable[[], None] | None = None
+
+    def started(self, pid: int) -> None:
+        self.unfollow = self.ring.follow(self.line)
+
+    def line(self, entry: Entry) -> None:
+        if self.pattern.search(entry.line):
+            self.ready()
+
+    def cancel(self) -> None:
+        if self.unfollow is not None:
+            self.unfollow()
+            self.unfollow = None

@@ -12,6 +12,8 @@ that names it, so the log is the service's history (``-v`` shows it)::
     stopping --group gone-->    stopped    "service stopped"
     any without a process --stop or shutdown--> stopped
     exited/failed/stopped --start request--> waiting   "service waiting"
+    (a scheduled job) --after a run, or to begin with--> scheduled   "job scheduled"
+    waiting/stopped --a dependency failed for good--> failed   "service dependency failed"
 
 The service does not schedule anything: the supervisor owns the loop, the
 timers and the order between services, and calls these methods.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import os
 
-from pyinit import log, signals
+from pyinit import log, signals, sink
 from pyinit.reaper import describe, describe_status, exit_code
 from pyinit.services import policy
 
@@ -31,11 +33,14 @@ if TYPE_CHECKING:
     from typing import Any, Literal
 
     from pyinit.loop import Timer
+    from pyinit.services.jobs import Job
+    from pyinit.services.logring import LogRing
     from pyinit.services.output import Prefixer
     from pyinit.services.readiness import Probe
     from pyinit.services.spec import ServiceSpec
+    from pyinit.services.vitals import Vitals
 
-    State = Literal["waiting", "starting", "ready", "backoff", "stopping", "stopped", "exited", "failed"]
+    State = Literal["waiting", "starting", "ready", "backoff", "stopping", "stopped", "exited", "failed", "scheduled"]
     # What follows an exit, for the supervisor: the rest of a stopping group is still alive
     # ("lingering"), the stop is over ("stopped"), a restart is due ("backoff"), or the
     # service is over for good ("ended").
@@ -62,6 +67,14 @@ class Service:
         self.probe: Probe | None = None
         self.outputs: list[Prefixer] = []
         self.on_stopped: list[Callable[[], None]] = []
+        self.ring: LogRing | None = None  # its recent output, when that passes through pyinit
+        if spec.relayed:
+            from pyinit.services.logring import LogRing
+
+            self.ring = LogRing(spec.log_buffer)
+        self.vitals: Vitals | None = None  # health checks and watchdog of the current run
+        self.job: Job | None = None  # the timetable of a scheduled job
+        self.unhealthy = False  # the current run is being stopped for failing its health checks
 
     # -- the one transition ------------------------------------------------------
     def _to(self, state: State, event: str, level: int = log.INFO, **fields: Any) -> None:
@@ -108,6 +121,9 @@ class Service:
             "restarts": self.restarts,
             "last_exit": self.last_exit,
             "ready": self.satisfies_dependents(),
+            "health": self.vitals.status if self.vitals is not None else None,
+            **(self.job.status() if self.job is not None else {}),
+            "dropped_lines": sink.dropped(self.name),  # its `prefix` lines a blocked stream cost
             **({} if self.oom_killed is None else {"oom_killed": self.oom_killed}),
         }
 
@@ -161,6 +177,9 @@ class Service:
         """``oom_killed``: the OOM verdict of a SIGKILL death (pyinit/oom.py), None when unknown."""
         self.pid = None
         self.cancel_probe()
+        if self.vitals is not None:
+            self.vitals.stop()
+        unhealthy, self.unhealthy = self.unhealthy, False
         code = exit_code(status)
         self.oom_killed = oom_killed
         self.last_exit = "oom-killed" if oom_killed else describe_status(status)
@@ -178,7 +197,7 @@ class Service:
         if self.state == "stopping" or shutting_down:
             self.stop_finished()
             return "stopped"
-        failed = code != 0
+        failed = code != 0 or unhealthy  # stopped for failing its checks: however gracefully it exited
         self._to(
             "failed" if failed else "exited",
             "service exited",
@@ -187,7 +206,7 @@ class Service:
             **describe(status),
             **({"oom_killed": True} if oom_killed else {}),
         )
-        decision = policy.decide(self.spec, self.history, code, self.started_at, now)
+        decision = policy.decide(self.spec, self.history, code or int(failed), self.started_at, now)
         self.history = decision.history
         if decision.action == "restart":
             self.backoff = decision.delay
@@ -241,6 +260,17 @@ class Service:
         self.cancel_timer()
         if self.state in ("waiting", "backoff"):
             self._to("stopped", "service stopped", status=self.last_exit)
+
+    def wait_for_schedule(self) -> None:
+        """A job between runs (or before its first)."""
+        assert self.job is not None
+        self._to("scheduled", "job scheduled", next_run=self.job.next_run())
+
+    def dependency_failed(self, dependency: str, cause: str) -> None:
+        """A service it depends on failed for good: it will not run (stopped first if it was running)."""
+        self.cancel_timer()
+        self.last_exit = f"dependency {dependency} failed"
+        self._to("failed", "service dependency failed", log.WARNING, dependency=dependency, cause=cause)
 
     def notify_stopped(self) -> None:
         """Call (once) whoever waits for this stop: a control request's reply, a restart."""

@@ -25,11 +25,13 @@ from pyinit.services.service import Service
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from pyinit.control import Server
     from pyinit.drain import Drain
     from pyinit.init import Frame
     from pyinit.services.launch import Launcher
+    from pyinit.services.schedule import Clock
     from pyinit.services.spec import ServiceSpec
     from pyinit.settings import Settings
     from pyinit.summary import Report
@@ -37,11 +39,16 @@ if TYPE_CHECKING:
 
 class Supervisor:
     def __init__(self, settings: Settings, specs: dict[str, ServiceSpec]) -> None:
+        from pyinit.services import instances
+
         self.settings = settings
-        self.specs = specs
-        self.order = graph.start_order(specs)
-        self.services = {name: Service(specs[name]) for name in self.order}
-        self.dependents = graph.dependents(specs)
+        self.templates = specs  # as configured: ``instances`` not yet expanded (reload, scale)
+        self.counts: dict[str, int] = {}  # instance counts set by ``ctl scale``
+        self.specs = instances.expand(specs)
+        self.order = graph.start_order(self.specs)
+        self.services = {name: Service(self.specs[name]) for name in self.order}
+        self.dependents = graph.dependents(self.specs)
+        self.clock: Clock | None = None  # for schedules, made when the first job needs it
         self.stopping = False
         self.exit_status = 0
         self._frame: Frame | None = None
@@ -73,11 +80,14 @@ class Supervisor:
         from pyinit.services.launch import Launcher
 
         self._frame = frame
-        self._launcher = Launcher(frame.loop, frame.reaper, self.order, self.on_ready, self.on_exit)
+        json_lines = self.settings.log_format == "json"
+        self._launcher = Launcher(frame.loop, frame.reaper, self.order, self.on_ready, self.on_exit, json_lines)
         self.oom = oom.OomCounter()
         self._drain = Drain(frame.loop, self.settings.stop_delay, self.stop_now)
         self._drain.running()
         self.open_control()
+        for service in self.services.values():
+            self.add_job(service)
         self.schedule()
 
     def after_reap(self) -> None:
@@ -122,15 +132,20 @@ class Supervisor:
         return 0 if self.exit_status in self.settings.expect_exit else self.exit_status
 
     def report(self, code: int) -> Report:
+        """For the termination message: the critical service's end, else why everything stopped
+        (with the failed services); the last stderr lines of the one to blame, when relayed."""
         from pyinit.summary import Report
 
-        critical = self.critical
-        if critical is not None:
-            cause = f"critical service {critical.name} ended ({critical.last_exit})"
-            return Report(code, cause, critical.oom_killed)
-        failed = [f"{s.name} ({s.last_exit})" for s in self.services.values() if s.state == "failed"]
+        failed = [s for s in self.services.values() if s.state == "failed"]
+        blamed = self.critical or (failed[0] if failed else None)
+        tail = [e.line for e in blamed.ring.tail() if e.stream == "stderr"] if blamed and blamed.ring else []
+        if self.critical is not None:
+            cause = f"critical service {self.critical.name} ended ({self.critical.last_exit})"
+            return Report(code, cause, self.critical.oom_killed, tail=tail, tail_of=self.critical.name)
         cause = self.reason or "the services have ended"
-        return Report(code, cause + (f"; failed: {', '.join(failed)}" if failed else ""))
+        if failed:
+            cause += "; failed: " + ", ".join(f"{s.name} ({s.last_exit})" for s in failed)
+        return Report(code, cause, tail=tail, tail_of=blamed.name if blamed else "")
 
     def close(self) -> None:
         if self._drain is not None:
@@ -168,11 +183,69 @@ class Supervisor:
 
     def on_ready(self, service: Service) -> None:
         if service.became_ready():
+            from pyinit.services.vitals import Vitals
+
+            if Vitals.wanted(service.spec):
+                loop, reaper = self.frame.loop, self.frame.reaper
+                service.vitals = Vitals(loop, reaper, service.spec, lambda: self.unhealthy(service))
+                service.vitals.start()
             self.schedule()
+
+    def unhealthy(self, service: Service) -> None:
+        """Failed its checks: its stop signal (SIGKILL after its grace); its exit then counts as a
+        failure and the restart policy decides."""
+        if service.state != "ready" or service.pid is None:
+            return
+        service.unhealthy = True
+        service.kill(service.spec.stop_signal)
+        if service.spec.stop_signal not in (signals.SIGKILL, signals.SIGCONT):
+            service.kill(signals.SIGCONT)
+        service.cancel_timer()
+        service.timer = self.frame.loop.call_later(service.spec.stop_grace, lambda: service.kill(signals.SIGKILL))
+
+    # -- reload and scale (pyinit.services.changes) -----------------------------
+    def reload(self) -> dict[str, Any]:
+        from pyinit.services import changes
+
+        return changes.reload(self)
+
+    def scale(self, name: str, count: int) -> dict[str, Any]:
+        from pyinit.services import changes
+
+        return changes.scale(self, name, count)
+
+    # -- scheduled jobs ---------------------------------------------------------
+    def add_job(self, service: Service) -> None:
+        """A service with a ``schedule`` waits for its times instead of starting now."""
+        if service.spec.schedule is None:
+            return
+        from pyinit.services.jobs import Job
+
+        if self.clock is None:
+            import os
+
+            from pyinit.services import schedule
+
+            self.clock = schedule.clock(os.environ)
+        service.job = Job(service, self.frame.loop, self.clock, self.run_job)
+        service.job.start()
+        service.wait_for_schedule()
+
+    def run_job(self, service: Service) -> bool:
+        if self.stopping or not all(self.services[dep].satisfies_dependents() for dep in service.spec.depends_on):
+            return False
+        service.cancel_timer()
+        self.launcher.launch(service)
+        return True
 
     def request_start(self, service: Service) -> None:
         """``ctl start``: a fresh back-off and start limit, then start as soon as its dependencies allow."""
         if service.running:
+            return
+        if service.job is not None:  # a scheduled job: run it now, and keep to its timetable
+            if service.job.timetable.next is None:
+                service.job.start()
+            service.job.run_now()
             return
         service.reset()
         self.schedule()
@@ -189,6 +262,11 @@ class Supervisor:
         if self.oom is not None and oom.killed_by_sigkill(status) and not service.sigkilled:
             verdict = self.oom.verdict()  # a SIGKILL pyinit did not send: the OOM killer's?
         outcome = service.leader_exited(pid, status, time.monotonic(), self.stopping, verdict)
+        if service.job is not None and outcome != "lingering":
+            service.job.finished()
+            if outcome == "ended":  # the run is over; the next one is the timetable's
+                service.wait_for_schedule()
+                return
         if outcome == "stopped":
             self.after_stop()
         elif outcome == "backoff":
@@ -205,7 +283,29 @@ class Supervisor:
             self.critical = service
             self.shutdown(f"critical service {service.name} ended")
             return
+        if service.state == "failed":
+            self.fail_dependents(service)
         self.schedule()
+
+    def fail_dependents(self, failed: Service) -> None:
+        """``on_dependency_failure = "stop"``: its dependents will not run, the running ones stop first."""
+        cause = failed.last_exit or "failed"
+        for name in self.dependents.get(failed.name, []):
+            dependent = self.services.get(name)
+            if dependent is None or dependent.spec.on_dependency_failure != "stop" or dependent.job is not None:
+                continue
+            if dependent.running:
+                if dependent.state != "stopping":
+
+                    def then(dependent: Service = dependent) -> None:
+                        if not self.stopping:
+                            dependent.dependency_failed(failed.name, cause)
+                            self.ended(dependent)
+
+                    self.stop(dependent, then)
+            elif dependent.state in ("waiting", "backoff"):
+                dependent.dependency_failed(failed.name, cause)
+                self.ended(dependent)
 
     def check_all_ended(self) -> None:
         """Every service ended on its own (none stopped by request): nothing left to supervise."""
@@ -229,6 +329,8 @@ class Supervisor:
 
     # -- stopping ---------------------------------------------------------------
     def stop(self, service: Service, then: Callable[[], None] | None = None) -> None:
+        if service.job is not None:  # a job stopped is off its timetable too, until started again
+            service.job.cancel()
         if then is not None:
             service.on_stopped.append(then)
         if service.stop():
@@ -254,6 +356,8 @@ class Supervisor:
         self.reason = reason
         log.info("stopping all services", reason=reason)
         for service in self.services.values():
+            if service.job is not None:
+                service.job.cancel()
             if not service.running:
                 service.halt()
         self.continue_shutdown()

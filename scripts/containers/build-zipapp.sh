@@ -12,6 +12,13 @@
 # [project.scripts] pyinit entry point and exits with its return value.
 # psutil is NOT included (it is compiled): pyinit must cope without it.
 #
+# Start-up: the archive begins with a two-line /bin/sh script (a zip may carry
+# any prefix) that runs `python3 -IS -c` on it, the archive put on sys.path by
+# its absolute path: no site, and none of runpy's imports (importlib.util,
+# contextlib, functools...) that `python3 pyinit.pyz` pays before __main__.py.
+# pyinit's own files are stored uncompressed, so zlib is imported only when
+# structlog is (after the child runs). `python3 pyinit.pyz` still works.
+#
 # Usage: build-zipapp.sh [-o OUT] [--install PATH] [--src DIR]
 #   -o OUT          output file (default: <src>/dist/pyinit.pyz)
 #   --install PATH  also copy the result to PATH atomically (mode 0755), e.g.
@@ -91,7 +98,23 @@ EOF
 "$PYTHON" -m compileall -q -b -j0 "$STAGE/app" >/dev/null
 
 mkdir -p "$(dirname "$OUT")"
-"$PYTHON" -m zipapp "$STAGE/app" -p '/usr/bin/env python3' -c -o "$STAGE/pyinit.pyz"
+cat >"$STAGE/head" <<'EOF'
+#!/bin/sh
+exec python3 -IS -c 'import sys;a=sys.argv[1];sys.path.insert(0,a if a[:1]=="/" else __import__("posix").getcwd()+"/"+a);del sys.argv[0];from pyinit.entry import run;run()' "$0" "$@"
+EOF
+"$PYTHON" - "$STAGE/app" "$STAGE/archive.zip" <<'EOF'
+import os, sys, zipfile
+app, out = sys.argv[1:]
+with zipfile.ZipFile(out, "w") as z:
+    for root, dirs, files in os.walk(app):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            arc = os.path.relpath(path, app)
+            stored = arc.startswith("pyinit/") or "/" not in arc
+            z.write(path, arc, zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
+EOF
+cat "$STAGE/head" "$STAGE/archive.zip" >"$STAGE/pyinit.pyz"
 chmod 0755 "$STAGE/pyinit.pyz"
 mv -f "$STAGE/pyinit.pyz" "$OUT"
 echo "built $OUT ($(du -k "$OUT" | cut -f1) KiB, entry $ENTRY, $STRUCTLOG_REQ)" >&2

@@ -1,0 +1,89 @@
+"""Stop latency in a signal storm: pyinit against tini, in the same storm.
+
+usage: python scripts/storm.py [--count 100000] [--rounds 3] [INIT ...]
+
+Each init runs as PID 1 of its own namespace (``unshare -fp --mount-proc``)
+with a child that ignores the storm's signals and exits 3 on SIGTERM. COUNT
+signals (USR1, USR2, HUP, RTMIN..RTMIN+5; real-time ones queue, a record
+each) are sent to the init, then SIGTERM while the storm goes on; the figure
+is the time from that SIGTERM to the init's exit. The storm stops when the
+init is gone (or after 3 million signals). Run as root; the inits default to
+pyinit (next to this Python) and tini.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+KINDS = [signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP, *range(signal.SIGRTMIN, signal.SIGRTMIN + 6)]
+CHILD = r"""
+import os, signal, sys, time
+for sig in [signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP, *range(signal.SIGRTMIN, signal.SIGRTMIN + 6)]:
+    signal.signal(sig, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, lambda *_: os._exit(3))
+open(sys.argv[1], "w").close()
+while True:
+    time.sleep(1000)
+"""
+AFTER_TERM_LIMIT = 3_000_000
+
+
+def storm(pid: int, count: int) -> int:
+    for i in range(count):
+        try:
+            os.kill(pid, KINDS[i % len(KINDS)])
+        except ProcessLookupError:
+            return i
+    return count
+
+
+def one_run(init: list[str], count: int) -> tuple[float, int, int]:
+    """(seconds from SIGTERM to exit, exit status, signals sent after the SIGTERM)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ready = Path(tmp) / "ready"
+        proc = subprocess.Popen(["unshare", "-fp", "--mount-proc", *init, sys.executable, "-c", CHILD, str(ready)])
+        try:
+            while not ready.exists():
+                time.sleep(0.01)
+            init_pid = int(Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0])
+            storm(init_pid, count)
+            os.kill(init_pid, signal.SIGTERM)
+            asked = time.monotonic()
+            after = storm(init_pid, AFTER_TERM_LIMIT)
+            status = proc.wait(60)
+            return time.monotonic() - asked, status, after
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("inits", nargs="*")
+    args = parser.parse_args()
+    pyinit = str(Path(sys.executable).with_name("pyinit"))
+    inits = [name.split() for name in args.inits] or [[pyinit, "--grace", "30", "--"], ["tini", "--"]]
+    for init in inits:
+        if not shutil.which(init[0]):
+            print(f"{init[0]}: not installed, skipped")
+            continue
+        for _ in range(args.rounds):
+            seconds, status, after = one_run(init, args.count)
+            name = os.path.basename(init[0])
+            print(f"{name:8} storm {args.count} signals: SIGTERM -> exit {seconds:.3f}s (status {status}, {after} sent after)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
