@@ -17,12 +17,14 @@ def test_vanished_cwd_is_reported_with_its_step(tmp_path: Path) -> None:
     workdir.mkdir()
     conf = tmp_path / "s.toml"
     # The one-shot removes the directory the critical service is to run in, after
-    # the configuration (which checks that it exists) has been loaded.
+    # the configuration (which checks that it exists) has been loaded; the service
+    # starts once it is gone.
     conf.write_text(
         f"""
 [services.remove]
 command = ["rmdir", "{workdir}"]
 restart = "no"
+ready = {{ command = ["test", "!", "-e", "{workdir}"], interval = "20ms" }}
 
 [services.app]
 command = ["true"]
