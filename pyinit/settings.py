@@ -6,10 +6,16 @@ from pyinit import signals, spawn
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Literal
+    from typing import Literal, Protocol
 
-    from pyinit.personalities import Personality
-    from pyinit.spawn import ChildSignals, Isolation
+    from pyinit.spawn import ChildSignals, Isolation, SpawnError
+
+    class Personality(Protocol):
+        """What a run needs of its personality (pyinit.personalities) once the options are read."""
+
+        name: str
+
+        def exec_failure(self, command: str, failure: SpawnError, pid: int) -> SpawnError: ...
 
     JobControl = Literal["forward", "stop"]
     LogFormat = Literal["console", "json"]
@@ -76,11 +82,7 @@ class Settings:
     log_format: LogFormat
     warn_on_reap: bool
 
-    def __init__(self, personality: Personality | None = None) -> None:
-        if personality is None:
-            from pyinit.personalities import NATIVE
-
-            personality = NATIVE
+    def __init__(self, personality: Personality) -> None:
         self.command = []
         self.personality = personality
         self.single_child = False

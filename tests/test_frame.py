@@ -9,6 +9,7 @@ import pytest
 
 from pyinit import signals
 from pyinit.init import Frame
+from pyinit.personalities import NATIVE
 from pyinit.settings import Settings
 
 OTHER = os.getpid() + 1  # a sender that is not pyinit
@@ -60,7 +61,7 @@ class FakeTeardown:
 
 @pytest.fixture
 def frame() -> tuple[Frame, Recorder, CountingReaper]:
-    frame = Frame(Settings())
+    frame = Frame(Settings(NATIVE))
     mode, reaper = Recorder(), CountingReaper()
     frame.mode = mode
     frame.reaper = reaper  # type: ignore[assignment]

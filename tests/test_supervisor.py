@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from pyinit import signals
+from pyinit.drain import Drain
 from pyinit.loop import Timer
+from pyinit.personalities import NATIVE
 from pyinit.services.readiness import Probe
 from pyinit.services.service import Service
 from pyinit.services.spec import ServiceSpec
@@ -64,9 +66,10 @@ def supervisor(**depends: str) -> tuple[Supervisor, Frame, Launcher]:
         specs[name] = ServiceSpec(name)
         specs[name].depends_on = deps.split()
         specs[name].restart = "no"
-    made = Supervisor(Settings(), specs)
+    made = Supervisor(Settings(NATIVE), specs)
     frame, launcher = Frame(), Launcher(made)
     made._frame, made._launcher = frame, launcher  # type: ignore[assignment]
+    made._drain = Drain(frame.loop, 0, made.stop_now)  # type: ignore[arg-type]  # no --stop-delay
     return made, frame, launcher
 
 

@@ -275,6 +275,12 @@ def _schedule(value: Any) -> Any:
     return Schedule(_string(value))
 
 
+def _oom_score_adj(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not -1000 <= value <= 1000:
+        raise ValueError(f"expected a whole number from -1000 to 1000, not {value!r}")
+    return value
+
+
 # key -> (converter, attribute)
 FIELDS: dict[str, tuple[Any, str]] = {
     "command": (_command, "command"),
@@ -301,6 +307,7 @@ FIELDS: dict[str, tuple[Any, str]] = {
     "instances": (_count, "instances"),
     "schedule": (_schedule, "schedule"),
     "on_dependency_failure": (_choice(ON_DEPENDENCY_FAILURE), "on_dependency_failure"),
+    "oom_score_adj": (_oom_score_adj, "oom_score_adj"),
 }
 
 
