@@ -56,8 +56,9 @@ def _cmdline(pid: int | str) -> list[str]:
 
 
 def _is_pyinit(argv: list[str]) -> bool:
-    names = {os.path.basename(arg) for arg in argv[:2]}
-    return bool(names & INIT_NAMES) or argv[1:3] == ["-m", "pyinit"]
+    """pyinit's command line: the script, maybe after its interpreter and flags (python -IS)."""
+    names = {os.path.basename(arg) for arg in argv[:3]}
+    return bool(names & INIT_NAMES) or ("-m" in argv[1:3] and "pyinit" in argv[2:4])
 
 
 def _ppid(pid: int) -> int:
@@ -139,7 +140,8 @@ def control_socket(found: Findings, settings: Settings) -> None:
     except (OSError, ValueError):
         pass
     else:
-        found.add(OK, topic, f"a pyinit answers on {path} (or @{path}): pyinit ctl works")
+        where = path if os.path.exists(path) else control.shown(control.abstract(path))
+        found.add(OK, topic, f"a pyinit answers on {where}: pyinit ctl works")
         return
     directory = os.path.dirname(path) or "."
     if os.access(directory, os.W_OK):
