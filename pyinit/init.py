@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from pyinit.loop import Loop
     from pyinit.settings import Settings
+    from pyinit.summary import Report
     from pyinit.teardown import Teardown
 
     class Mode(Protocol):
@@ -56,6 +57,9 @@ if TYPE_CHECKING:
 
         def close(self) -> None:
             """After the loop: release what the mode holds (sockets, pipes)."""
+
+        def report(self, code: int) -> Report:
+            """Why the run ended, for the termination message (:mod:`pyinit.summary`)."""
 
 
 def become_reaper(settings: Settings) -> None:
@@ -165,4 +169,8 @@ class Frame:
             self.reaper.reap()  # what is already dead goes with us
         finally:
             mode.close()
-        return mode.exit_code()
+        code = mode.exit_code()
+        from pyinit import summary
+
+        summary.publish(lambda: mode.report(code), self.teardown, self.settings.termination_log)
+        return code

@@ -18,10 +18,8 @@ from __future__ import annotations
 import os
 
 from pyinit import cgroup
+from pyinit.spawn import OOM_SCORE_STEP
 
-# Children start this much above pyinit's own oom_score_adj (at most 1000), so that
-# the OOM killer takes a worker before PID 1. Raising needs no privilege.
-CHILD_ADJ_STEP = 100
 MAX_ADJ = 1000
 
 
@@ -70,5 +68,5 @@ def own_score_adj() -> int | None:
 
 
 def child_score_adj(own: int) -> int:
-    """The documented default for pyinit's children: its own value plus CHILD_ADJ_STEP."""
-    return min(own + CHILD_ADJ_STEP, MAX_ADJ)
+    """The documented default for pyinit's children (set by spawn): its own value plus OOM_SCORE_STEP."""
+    return min(own + OOM_SCORE_STEP, MAX_ADJ)

@@ -36,6 +36,14 @@ def describe(status: int) -> dict[str, int | str]:
     return {"exit_code": os.WEXITSTATUS(status)}
 
 
+def describe_status(status: int) -> str:
+    """For people: "exit 3", "killed by SIGKILL" (ctl status's LAST EXIT)."""
+    fields = describe(status)
+    if "signal" in fields:
+        return f"killed by {fields['signal']}"
+    return f"exit {fields['exit_code']}"
+
+
 class Reaper:
     def __init__(self) -> None:
         self._owners: dict[int, ExitCallback] = {}

@@ -6,10 +6,16 @@ from pyinit import signals, spawn
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Literal
+    from typing import Literal, Protocol
 
-    from pyinit.personalities import Personality
-    from pyinit.spawn import ChildSignals, Isolation
+    from pyinit.spawn import ChildSignals, Isolation, SpawnError
+
+    class Personality(Protocol):
+        """What a run needs of its personality (pyinit.personalities) once the options are read."""
+
+        name: str
+
+        def exec_failure(self, command: str, failure: SpawnError, pid: int) -> SpawnError: ...
 
     JobControl = Literal["forward", "stop"]
     LogFormat = Literal["console", "json"]

@@ -19,6 +19,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyinit.init import Frame
     from pyinit.settings import Settings
+    from pyinit.single_control import SingleControl
+    from pyinit.summary import Report
 
 
 class SingleChild:
@@ -32,6 +34,8 @@ class SingleChild:
         self.code: int | None = None  # set when pyinit itself decides the status (spawn failed)
         self.terminal = terminal.Terminal(None, 0)
         self._frame: Frame | None = None
+        self.control: SingleControl | None = None  # readiness, drain, OOM verdict: once the child runs
+        self.stop_signal = 0  # the first stop request, for the exit summary
 
     @property
     def frame(self) -> Frame:
@@ -72,11 +76,10 @@ class SingleChild:
             sys.stderr.write(f"{self.failure}\n")
         else:
             log.info("spawned", pid=self.child, command=settings.command)
+            frame.loop.call_later(0, self.serve)  # after the first reap: a quick child never pays for it
         self.terminal = terminal.Terminal(tty if settings.isolation == spawn.PGROUP else None, self.child)
         frame.reaper.watch(self.child, self.on_child_exit)
-        if settings.warn_on_reap:
-            # tini's -w sentence, which is what people grep for; the pid is a field too.
-            frame.reaper.on_orphan = lambda pid, _: log.warning(f"Reaped zombie process with pid={pid}", pid=pid)
+        frame.reaper.on_orphan = self.on_orphan
 
     def after_reap(self) -> None:
         self.terminal.child_changed()
@@ -90,10 +93,11 @@ class SingleChild:
         self.send(sig)
 
     def stop_requested(self, sig: int) -> None:
+        self.stop_signal = self.stop_signal or sig
         if self.settings.stop_delay > 0:
-            # Let a load balancer notice and drain before the child starts stopping.
-            log.info("stop request; forwarding it after the stop delay", signal=signals.name(sig))
-            self.frame.loop.call_later(self.settings.stop_delay, lambda: self.send(sig))
+            self.serve()
+        if self.control is not None:  # not ready at once; forwarded after --stop-delay (pyinit/drain.py)
+            self.control.stop_request(sig)
         else:
             self.send(sig)
 
@@ -112,8 +116,18 @@ class SingleChild:
         code = exit_code(self.status)
         return 0 if code in self.settings.expect_exit else code
 
+    def report(self, code: int) -> Report:
+        from pyinit.summary import Report, child_cause
+
+        if self.failure is not None or self.code is not None:
+            return Report(code, f"the command could not be started: {self.failure or 'fork failed'}")
+        cause = child_cause(self.child, self.settings.command[0], self.status, self.stop_signal)
+        return Report(code, cause, None if self.control is None else self.control.oom_killed)
+
     def close(self) -> None:
         self.terminal.release()
+        if self.control is not None:
+            self.control.close()
 
     # -- the child -----------------------------------------------------------
     def on_job_control(self, sig: int) -> None:
@@ -148,6 +162,22 @@ class SingleChild:
         from pyinit.reaper import describe
 
         self.status = status
-        log.info("child exited", pid=pid, **describe(status))
+        verdict = self.control.child_exited(status) if self.control is not None else {}
+        log.info("child exited", pid=pid, **describe(status), **verdict)
         # As tini with --grace 0: the kernel kills the rest of a namespace with us.
         self.frame.end(teardown=self.settings.grace > 0)
+
+    def serve(self) -> None:
+        """Readiness, the drain, the OOM counter, the control socket (pyinit/single_control.py)."""
+        if self.control is not None or self.status is not None:
+            return
+        from pyinit.single_control import SingleControl
+
+        self.control = SingleControl(self.frame.loop, self.settings, self.child, self.send)
+
+    def on_orphan(self, pid: int, status: int) -> None:
+        if self.settings.warn_on_reap:
+            # tini's -w sentence, which is what people grep for; the pid is a field too.
+            log.warning(f"Reaped zombie process with pid={pid}", pid=pid)
+        if self.control is not None and not self.frame.ending and self.control.orphan_reaped(status):
+            log.warning("orphan killed by the OOM killer", pid=pid, oom_killed=True)

@@ -1,8 +1,12 @@
-"""The control socket in single-child mode: ``ctl ready``, ``ctl wait-stop``, ``ctl status``.
+"""Single-child mode on a container platform: readiness, the drain, the control socket,
+the OOM verdict, and what the termination message says.
 
-Opened once the child runs, never before (the start-up path stays as it was),
-and never fatal: a socket that cannot be made is logged and the run goes on
-without it. ``ready`` is true while the child runs and no drain has begun.
+Nothing here is on the start-up path: single.py makes it on the loop's first
+turn if the child still runs then (a child that is over by then never pays for
+it), or at a stop request that comes sooner. The OOM counter's first reading
+is taken then, and the control socket opened; a socket that cannot be made is
+logged and the run goes on without it. ``ctl ready`` is true while the child
+runs and no drain has begun.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 
-from pyinit import log
+from pyinit import drain, log, oom
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -18,22 +22,48 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pyinit.control import Server
-    from pyinit.drain import Drain
     from pyinit.loop import Loop
+    from pyinit.settings import Settings
 
 
 class SingleControl:
-    def __init__(self, drain: Drain, pid: int, command: list[str]) -> None:
-        self.drain = drain
+    def __init__(self, loop: Loop, settings: Settings, pid: int, send: Callable[[int], None]) -> None:
+        """``send(sig)`` forwards a stop request to the child once the drain allows it."""
+        self.settings = settings
         self.pid = pid
-        self.name = os.path.basename(command[0]) if command else "child"
+        self.name = os.path.basename(settings.command[0])
         self.started = time.monotonic()
+        self.oom = oom.OomCounter()  # the reading "before"
+        self.drain = drain.Drain(loop, settings.stop_delay, send)
+        self.drain.running()
         self.last_exit: str | None = None
+        self.oom_killed: bool | None = None
         self.server: Server | None = None
+        self.open(loop)
 
-    def open(self, loop: Loop, path: str) -> None:
+    # -- what single.py tells ------------------------------------------------------
+    def stop_request(self, sig: int) -> None:
+        self.drain.stop_request(sig)
+
+    def child_exited(self, status: int) -> dict[str, Any]:
+        """The OOM verdict for a SIGKILL death; the fields it adds to the exit event."""
+        from pyinit.reaper import describe_status
+
+        self.oom_killed = self.oom.verdict() if oom.killed_by_sigkill(status) else None
+        self.last_exit = "oom-killed" if self.oom_killed else describe_status(status)
+        self.drain.ended()
+        return {"oom_killed": True} if self.oom_killed else {}
+
+    def orphan_reaped(self, status: int) -> bool:
+        """An orphan's SIGKILL death claims the OOM kill it explains, so the child's later
+        death is not blamed on it. True when the OOM killer ended it."""
+        return bool(oom.killed_by_sigkill(status) and self.oom.verdict())
+
+    # -- the socket ------------------------------------------------------------------
+    def open(self, loop: Loop) -> None:
         from pyinit import control
 
+        path = self.settings.control_socket
         try:
             self.server = control.Server(loop, path, self.handle)
         except OSError as exc:
@@ -43,19 +73,23 @@ class SingleControl:
     def handle(self, request: dict[str, Any], respond: Callable[[dict[str, Any]], None]) -> None:
         command = request.get("cmd")
         if command == "ready":
-            respond({"ok": True, "ready": self.drain.ready, "not_ready": [] if self.drain.ready else [self.name]})
+            ready = self.drain.ready
+            respond({"ok": True, "ready": ready, "not_ready": [] if ready else [self.name]})
         elif command == "wait-stop":
             self.drain.announce(lambda: respond({"ok": True, "message": "drained"}))
         elif command == "status":
-            running = self.drain.state not in ("ended",)
+            running = self.drain.state != drain.ENDED
             row = {
                 "name": self.name,
                 "state": self.drain.state,
                 "pid": self.pid if running else None,
-                "uptime": time.monotonic() - self.started if running else None,
+                "uptime": round(time.monotonic() - self.started, 3) if running else None,
                 "restarts": 0,
                 "last_exit": self.last_exit,
+                "ready": self.drain.ready,
             }
+            if self.oom_killed is not None:
+                row["oom_killed"] = self.oom_killed
             respond({"ok": True, "services": [row]})
         else:
             respond({"ok": False, "error": f"{command!r} needs services (--config); single-child mode has none"})

@@ -40,6 +40,10 @@ SIGXFSZ = 25
 
 TIOCSCTTY = 0x540E
 
+# A child's oom_score_adj is pyinit's plus this (at most 1000) unless told otherwise:
+# within a memory limit, the OOM killer then picks a child before PID 1.
+OOM_SCORE_STEP = 100
+
 # ``env["WATCHDOG_PID"] = OWN_PID``: the child puts its own pid there (systemd's watchdog
 # protocol names the process it is meant for, and the pid is only known after the fork).
 OWN_PID = "\0pid"
@@ -96,6 +100,7 @@ def spawn(
     credentials: Credentials | None = None,
     fds: Mapping[int, int] | None = None,
     child_signals: ChildSignals = RESET,
+    oom_score_adj: int | None = None,
 ) -> tuple[int, SpawnError | None]:
     """Fork and exec ``argv``; return ``(pid, error)``.
 
@@ -110,13 +115,16 @@ def spawn(
     ``credentials`` (uid, gid, supplementary groups) are taken in the child
     before exec; ``fds`` maps a descriptor number in the child to one of
     ours that it becomes (a service's output pipe, its readiness pipe).
-    ``child_signals`` is RESET or INHERIT.
+    ``child_signals`` is RESET or INHERIT. ``oom_score_adj`` is the child's
+    (None: pyinit's own plus OOM_SCORE_STEP, so the OOM killer takes a child
+    before pyinit; raising it needs no privilege, lowering it below pyinit's
+    needs CAP_SYS_RESOURCE, and without it the child keeps pyinit's value).
     """
     report_r, report_w = os.pipe()  # close-on-exec: EOF on a successful exec
     pid = os.fork()
     if pid == 0:
         os.close(report_r)
-        _become(argv, isolation, terminal_fd, env, cwd, report_w, credentials, fds, child_signals)
+        _become(argv, isolation, terminal_fd, env, cwd, report_w, credentials, fds, child_signals, oom_score_adj)
     os.close(report_w)
     if isolation == PGROUP:
         try:  # both sides set it, so neither races the other
@@ -145,6 +153,7 @@ def _become(
     credentials: Credentials | None = None,
     fds: Mapping[int, int] | None = None,
     child_signals: ChildSignals = RESET,
+    oom_score_adj: int | None = None,
 ) -> None:
     """In the forked child: isolate, restore signals, exec. Never returns.
 
@@ -172,6 +181,7 @@ def _become(
         if fds:
             step = "fds"
             report_w = _move_fds(fds, report_w)
+        _set_oom_score_adj(oom_score_adj)  # before setuid, which makes /proc/self/* root's
         if credentials is not None:
             uid, gid, groups = credentials
             if groups is not None:
@@ -205,6 +215,27 @@ def _become(
     except BaseException:
         _report(report_w, f"{step}:0")
     os._exit(code)
+
+
+def _set_oom_score_adj(value: int | None) -> None:
+    """The child's ``oom_score_adj``: ``value``, or pyinit's own plus OOM_SCORE_STEP (at
+    most 1000). Never fatal: a value the kernel refuses leaves the inherited one."""
+    try:
+        fd = os.open("/proc/self/oom_score_adj", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        if value is None:
+            own = int(os.read(fd, 16))
+            value = min(own + OOM_SCORE_STEP, 1000)
+            if value == own:
+                return
+            os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, str(value).encode())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(fd)
 
 
 def _report(fd: int, text: str) -> None:

@@ -17,11 +17,13 @@ from pyinit import log
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+
+    from pyinit.teardown import Teardown
 
 LIMIT = 4096
 DEFAULT_PATH = "/dev/termination-log"
-TAIL_HEADING = "last output:"
+TAIL_HEADING = "last stderr lines:"
 
 
 class Report:
@@ -62,13 +64,31 @@ class Report:
         return fields
 
 
+def child_cause(pid: int, command: str, status: int | None, stop_signal: int = 0) -> str:
+    """The single child's part: "the main child (pid 7: app) was killed by SIGKILL"."""
+    whom = f"the main child (pid {pid}: {os.path.basename(command)})"
+    if status is None:
+        cause = f"{whom} has not ended"
+    elif os.WIFSIGNALED(status):
+        from pyinit import signals
+
+        cause = f"{whom} was killed by {signals.name(os.WTERMSIG(status))}"
+    else:
+        cause = f"{whom} exited with status {os.WEXITSTATUS(status)}"
+    if stop_signal:
+        from pyinit import signals
+
+        cause += f", after a stop request ({signals.name(stop_signal)})"
+    return cause
+
+
 def text(report: Report, limit: int = LIMIT) -> str:
     """The message, at most ``limit`` bytes of UTF-8."""
     out = b""
     for line in report.lines():
         out = _append(out, line, limit)
     if report.tail:
-        heading = f"last output of {report.tail_of}:" if report.tail_of else TAIL_HEADING
+        heading = f"last stderr lines of {report.tail_of}:" if report.tail_of else TAIL_HEADING
         room = limit - len(out) - len(heading.encode()) - 1
         kept: list[bytes] = []
         used = 0
@@ -118,11 +138,19 @@ def write(path: str, message: str) -> None:
         log.warning("cannot write the termination message", path=path, error=exc.strerror or str(exc))
 
 
-def publish(report: Report, path: str | None) -> str:
-    """Log the ``exit summary`` event and write the termination message; return the text."""
-    message = text(report)
-    level = log.WARNING if report.oom_killed else log.INFO
-    log.emit(level, "exit summary", summary=message.rstrip("\n"), **report.fields())
-    if path is not None:
-        write(path, message)
-    return message
+def publish(make: Callable[[], Report], teardown: Teardown | None, setting: str | None) -> None:
+    """On the way out: log the ``exit summary`` event and write the termination message.
+    ``make()`` builds the mode's report; the teardown adds whom it had to SIGKILL.
+    Nothing here may change pyinit's exit status: a failure is logged and that is all."""
+    try:
+        report = make()
+        if teardown is not None:
+            report.killed += [f"pid {m.pid} ({m.command})" for m in teardown.killed]
+        message = text(report)
+        level = log.WARNING if report.oom_killed else log.INFO
+        log.emit(level, "exit summary", summary=message.rstrip("\n"), **report.fields())
+        path = target(setting)
+        if path is not None:
+            write(path, message)
+    except Exception as exc:
+        log.error("cannot summarize the exit", error=repr(exc))

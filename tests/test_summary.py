@@ -33,7 +33,7 @@ def test_cut_to_fit_keeps_the_newest_output() -> None:
     assert len(message.encode()) <= summary.LIMIT
     lines = message.splitlines()
     assert lines[0].startswith("pyinit exited with status 1")
-    assert lines[1] == "last output of web:"
+    assert lines[1] == "last stderr lines of web:"
     assert lines[-1].startswith("  line 199 ")
     assert len(lines) > 30  # filled, not emptied
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pyinit import signals
+from pyinit.drain import Drain
 from pyinit.loop import Timer
 from pyinit.personalities import NATIVE
 from pyinit.services.readiness import Probe
@@ -68,6 +69,7 @@ def supervisor(**depends: str) -> tuple[Supervisor, Frame, Launcher]:
     made = Supervisor(Settings(NATIVE), specs)
     frame, launcher = Frame(), Launcher(made)
     made._frame, made._launcher = frame, launcher  # type: ignore[assignment]
+    made._drain = Drain(frame.loop, 0, made.stop_now)  # type: ignore[arg-type]  # no --stop-delay
     return made, frame, launcher
 
 

@@ -1,5 +1,5 @@
-"""The control requests of the services mode: status, ready, start, stop, restart, signal,
-logs, reload, scale.
+"""The control requests of the services mode: status, ready, wait-stop, start, stop, restart,
+signal, logs, reload, scale.
 
 :mod:`pyinit.control` delivers each request (a dict) with a ``respond``
 callback; the reply may come later (a stop answers once the service is down).
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, Protocol
 
+    from pyinit.drain import Drain
     from pyinit.services.logring import Entry
     from pyinit.services.service import Service
 
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 
         services: dict[str, Service]
         stopping: bool
+
+        @property
+        def drain(self) -> Drain: ...
 
         def stop(self, service: Service, then: Callable[[], None] | None = None) -> None: ...
 
@@ -57,7 +61,11 @@ class Api:
         if command == "ready":
             # A scheduled job is not something to wait for: it runs at its times.
             waiting = [s.name for s in services.values() if not s.satisfies_dependents() and s.job is None]
-            respond({"ok": True, "ready": not waiting and not self.supervisor.stopping, "not_ready": waiting})
+            ready = not waiting and not self.supervisor.stopping and self.supervisor.drain.ready
+            respond({"ok": True, "ready": ready, "not_ready": waiting})
+            return
+        if command == "wait-stop":  # a preStop hook: drain now, answer when the drain is over
+            self.supervisor.drain.announce(lambda: respond({"ok": True, "message": "drained"}))
             return
         if command in ("reload", "scale"):
             self.change(command, request, respond)

@@ -77,7 +77,9 @@ class Launcher:
                     fds.update(output.child_fds())
             env = {**os.environ, **spec.user_env, **spec.env, **extra_env}
             credentials = None if spec.uid is None and spec.gid is None else (spec.uid, spec.gid, spec.groups)
-            pid, failure = spawn.spawn(spec.command, spawn.PGROUP, None, env, spec.cwd, credentials, fds)
+            pid, failure = spawn.spawn(
+                spec.command, spawn.PGROUP, None, env, spec.cwd, credentials, fds, oom_score_adj=spec.oom_score_adj
+            )
         except OSError as exc:
             probe.after_fork()
             probe.cancel()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 
 from pyinit import log, signals, sink
-from pyinit.reaper import describe, exit_code
+from pyinit.reaper import describe, describe_status, exit_code
 from pyinit.services import policy
 
 TYPE_CHECKING = False
@@ -47,13 +47,6 @@ if TYPE_CHECKING:
     Outcome = Literal["lingering", "stopped", "backoff", "ended"]
 
 
-def describe_status(status: int) -> str:
-    fields = describe(status)
-    if "signal" in fields:
-        return f"killed by {fields['signal']}"
-    return f"exit {fields['exit_code']}"
-
-
 class Service:
     def __init__(self, spec: ServiceSpec) -> None:
         self.spec = spec
@@ -68,6 +61,8 @@ class Service:
         self.backoff = 0.0  # the delay of the restart pending in "backoff"
         self.last_exit: str | None = None
         self.last_code: int | None = None
+        self.oom_killed: bool | None = None  # the last exit's OOM verdict (None: not a SIGKILL, or unknown)
+        self.sigkilled = False  # pyinit sent its process group SIGKILL since it started
         self.timer: Timer | None = None  # restart, kill or readiness deadline
         self.probe: Probe | None = None
         self.outputs: list[Prefixer] = []
@@ -106,6 +101,7 @@ class Service:
     def kill(self, sig: int) -> None:
         if self.pgid is None:
             return
+        self.sigkilled = self.sigkilled or sig == signals.SIGKILL
         try:  # the whole group: a service's own children (sh -c ...) hear it too
             os.killpg(self.pgid, sig)
         except ProcessLookupError:
@@ -128,6 +124,7 @@ class Service:
             "health": self.vitals.status if self.vitals is not None else None,
             **(self.job.status() if self.job is not None else {}),
             "dropped_lines": sink.dropped(self.name),  # its `prefix` lines a blocked stream cost
+            **({} if self.oom_killed is None else {"oom_killed": self.oom_killed}),
         }
 
     def cancel_timer(self) -> None:
@@ -144,6 +141,7 @@ class Service:
     def launched(self, pid: int, now: float, probe: Probe, outputs: list[Prefixer]) -> None:
         self.pid = self.pgid = pid
         self.started_at = now
+        self.sigkilled = False
         self.probe, self.outputs = probe, outputs
         self._to("starting", "service starting", pid=pid, command=self.spec.command)
 
@@ -173,14 +171,18 @@ class Service:
             self._to("waiting", "service waiting")
 
     # -- exits -------------------------------------------------------------------
-    def leader_exited(self, pid: int, status: int, now: float, shutting_down: bool) -> Outcome:
+    def leader_exited(
+        self, pid: int, status: int, now: float, shutting_down: bool, oom_killed: bool | None = None
+    ) -> Outcome:
+        """``oom_killed``: the OOM verdict of a SIGKILL death (pyinit/oom.py), None when unknown."""
         self.pid = None
         self.cancel_probe()
         if self.vitals is not None:
             self.vitals.stop()
         unhealthy, self.unhealthy = self.unhealthy, False
         code = exit_code(status)
-        self.last_exit = describe_status(status)
+        self.oom_killed = oom_killed
+        self.last_exit = "oom-killed" if oom_killed else describe_status(status)
         self.last_code = code
         if self.state == "stopping" and self.group_alive():
             # A wrapper (`sh -c`, every Procfile entry) dies of the stop signal at once while
@@ -202,6 +204,7 @@ class Service:
             log.WARNING if failed else log.INFO,
             pid=pid,
             **describe(status),
+            **({"oom_killed": True} if oom_killed else {}),
         )
         decision = policy.decide(self.spec, self.history, code or int(failed), self.started_at, now)
         self.history = decision.history

@@ -62,6 +62,7 @@ class ServiceSpec:
         self.ready = Ready()
         self.critical = False
         self.output: Output = "inherit"
+        self.oom_score_adj: int | None = None  # None: pyinit's own plus spawn.OOM_SCORE_STEP
         self.env_file: list[str] = []  # as given (expanded); their values are merged into ``env``
         self.health: Health | None = None
         self.watchdog = 0.0  # 0: none

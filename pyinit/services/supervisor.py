@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 
-from pyinit import log, signals
+from pyinit import log, oom, signals
 from pyinit.services import graph
 from pyinit.services.service import Service
 
@@ -28,11 +28,13 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pyinit.control import Server
+    from pyinit.drain import Drain
     from pyinit.init import Frame
     from pyinit.services.launch import Launcher
     from pyinit.services.schedule import Clock
     from pyinit.services.spec import ServiceSpec
     from pyinit.settings import Settings
+    from pyinit.summary import Report
 
 
 class Supervisor:
@@ -52,11 +54,20 @@ class Supervisor:
         self._frame: Frame | None = None
         self._launcher: Launcher | None = None
         self.control: Server | None = None
+        self._drain: Drain | None = None
+        self.oom: oom.OomCounter | None = None
+        self.reason = ""  # why the services are stopping
+        self.critical: Service | None = None  # the critical service whose end ended everything
 
     @property
     def frame(self) -> Frame:
         assert self._frame is not None, "started by the frame"
         return self._frame
+
+    @property
+    def drain(self) -> Drain:
+        assert self._drain is not None, "started by the frame"
+        return self._drain
 
     @property
     def launcher(self) -> Launcher:
@@ -65,11 +76,15 @@ class Supervisor:
 
     # -- the Mode protocol ------------------------------------------------------
     def start(self, frame: Frame) -> None:
+        from pyinit.drain import Drain
         from pyinit.services.launch import Launcher
 
         self._frame = frame
         json_lines = self.settings.log_format == "json"
         self._launcher = Launcher(frame.loop, frame.reaper, self.order, self.on_ready, self.on_exit, json_lines)
+        self.oom = oom.OomCounter()
+        self._drain = Drain(frame.loop, self.settings.stop_delay, self.stop_now)
+        self._drain.running()
         self.open_control()
         for service in self.services.values():
             self.add_job(service)
@@ -95,11 +110,18 @@ class Supervisor:
     def stop_requested(self, sig: int) -> None:
         if self.stopping:  # already stopping (a critical service ended): do not wait any longer
             self.hurry(sig)
-        else:
-            self.shutdown(f"received {signals.name(sig)}")
+        else:  # not ready at once; the stop after --stop-delay (pyinit/drain.py)
+            self.drain.stop_request(sig)
+
+    def stop_now(self, sig: int) -> None:
+        """A stop request the drain let through."""
+        self.shutdown(f"stop request ({signals.name(sig)})")
 
     def hurry(self, sig: int) -> None:
         """A second stop request (Ctrl-C twice): no more grace for the services."""
+        if not self.stopping:  # still draining: it waits for the drain like the first
+            self.drain.stop_request(sig)
+            return
         running = [s for s in self.services.values() if s.running]
         if running:
             log.warning("stop requested again; killing the services now", signal=signals.name(sig))
@@ -109,7 +131,25 @@ class Supervisor:
     def exit_code(self) -> int:
         return 0 if self.exit_status in self.settings.expect_exit else self.exit_status
 
+    def report(self, code: int) -> Report:
+        """For the termination message: the critical service's end, else why everything stopped
+        (with the failed services); the last stderr lines of the one to blame, when relayed."""
+        from pyinit.summary import Report
+
+        failed = [s for s in self.services.values() if s.state == "failed"]
+        blamed = self.critical or (failed[0] if failed else None)
+        tail = [e.line for e in blamed.ring.tail() if e.stream == "stderr"] if blamed and blamed.ring else []
+        if self.critical is not None:
+            cause = f"critical service {self.critical.name} ended ({self.critical.last_exit})"
+            return Report(code, cause, self.critical.oom_killed, tail=tail, tail_of=self.critical.name)
+        cause = self.reason or "the services have ended"
+        if failed:
+            cause += "; failed: " + ", ".join(f"{s.name} ({s.last_exit})" for s in failed)
+        return Report(code, cause, tail=tail, tail_of=blamed.name if blamed else "")
+
     def close(self) -> None:
+        if self._drain is not None:
+            self._drain.ended()
         if self.control is not None:
             self.control.close()
         for service in self.services.values():
@@ -154,7 +194,7 @@ class Supervisor:
     def unhealthy(self, service: Service) -> None:
         """Failed its checks: its stop signal (SIGKILL after its grace); its exit then counts as a
         failure and the restart policy decides."""
-        if service.state != "ready" or service.pid is None:
+        if service.state != "ready" or service.pid is None or self.stopping:
             return
         service.unhealthy = True
         service.kill(service.spec.stop_signal)
@@ -218,7 +258,10 @@ class Supervisor:
 
     # -- exits ------------------------------------------------------------------
     def on_exit(self, service: Service, pid: int, status: int) -> None:
-        outcome = service.leader_exited(pid, status, time.monotonic(), self.stopping)
+        verdict = None
+        if self.oom is not None and oom.killed_by_sigkill(status) and not service.sigkilled:
+            verdict = self.oom.verdict()  # a SIGKILL pyinit did not send: the OOM killer's?
+        outcome = service.leader_exited(pid, status, time.monotonic(), self.stopping, verdict)
         if service.job is not None and outcome != "lingering":
             service.job.finished()
             if outcome == "ended":  # the run is over; the next one is the timetable's
@@ -237,6 +280,7 @@ class Supervisor:
             code = service.last_code or 0
             log.warning("critical service ended; stopping everything", service=service.name, exit_code=code)
             self.exit_status = code
+            self.critical = service
             self.shutdown(f"critical service {service.name} ended")
             return
         if service.state == "failed":
@@ -287,6 +331,8 @@ class Supervisor:
     def stop(self, service: Service, then: Callable[[], None] | None = None) -> None:
         if service.job is not None:  # a job stopped is off its timetable too, until started again
             service.job.cancel()
+        if service.vitals is not None:  # a service on its way out is not checked any more
+            service.vitals.stop()
         if then is not None:
             service.on_stopped.append(then)
         if service.stop():
@@ -309,6 +355,7 @@ class Supervisor:
         if self.stopping:
             return
         self.stopping = True
+        self.reason = reason
         log.info("stopping all services", reason=reason)
         for service in self.services.values():
             if service.job is not None:
