@@ -1,7 +1,7 @@
 # pyinit as the entrypoint of an image.
 #
 # From a plain clone, with a package index reachable, this is all it takes
-# (the first stage builds the wheels of pyinit, psutil and structlog):
+# (the first stage builds the wheels of pyinit, psutil, structlog and cronsim):
 #
 #   docker build -t pyinit .
 #   podman build -t pyinit .
@@ -21,7 +21,7 @@
 #       --build-arg BASE=localhost/pyinit-base:bookworm -t localhost/pyinit:dev .
 #
 # or scripts/containers/build-image.sh, which does all of it in a temp context.
-# The wheels must suit the base image's python: pyinit and structlog are pure
+# The wheels must suit the base image's python: pyinit, structlog and cronsim are pure
 # python, psutil ships abi3 (cp36+) wheels. Any base with Python 3.11+ works.
 # Plain Dockerfile syntax only: the legacy builder (DOCKER_BUILDKIT=0), BuildKit
 # and buildah all take it.

@@ -262,14 +262,19 @@ def test_instances_with_their_number_and_scale(tmp_path: Path, namespace: type[N
     out.mkdir()
     toml = f"""
 [services.worker]
-command = ["sh", "-c", "echo $PORT > {out}/{{instance}}; exec sleep 60"]
+command = ["sh", "-c", "echo port $PORT; echo $PORT > {out}/{{instance}}; exec sleep 60"]
 env = {{ PORT = "80{{instance}}" }}
 instances = 2
+output = "quiet"
 """
     ns, sock = start(tmp_path, namespace, toml)
     wait_for(lambda: sorted(os.listdir(out)) == ["1", "2"])
     assert (out / "1").read_text() == "801\n" and (out / "2").read_text() == "802\n"
     assert sorted(status(sock)) == ["worker-1", "worker-2"]
+    # The group's logs: each instance's lines, with its name.
+    wait_for(lambda: len(ctl(sock, "logs", "worker").stdout.splitlines()) == 2)
+    rows = sorted(row.split(maxsplit=1)[1] for row in ctl(sock, "logs", "worker").stdout.splitlines())
+    assert rows == ["worker-1 stdout port 801", "worker-2 stdout port 802"]
 
     assert ctl(sock, "scale", "worker", "3").returncode == 0
     wait_for(lambda: (out / "3").exists() and (out / "3").read_text() == "803\n")

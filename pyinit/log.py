@@ -55,6 +55,7 @@ def _write(text: str) -> None:
         from pyinit import sink
 
         _sink = sink.for_fd(2)
+        sink.json_markers = _format == "json"
         if _loop is not None:
             sink.attach(_loop)
     _sink.write(text.encode(errors="replace"), "pyinit")

@@ -45,6 +45,7 @@ EXIT_FLUSH = 1.0
 
 _loop: Loop | None = None
 _sinks: dict[int, Sink] = {}
+json_markers = False  # set by the log for --log-format json
 
 
 class Sink:
@@ -163,6 +164,11 @@ class Sink:
 
 def marker(counts: dict[str, int]) -> bytes:
     total = sum(counts.values())
+    if json_markers:  # --log-format json: the stream stays one JSON object per line
+        import json
+
+        fields = {"event": "output was blocked; lines dropped", "level": "warning", "logger": "pyinit"}
+        return (json.dumps({**fields, "dropped": total, "sources": counts}) + "\n").encode()
     whom = ", ".join(f"{source} {count}" for source, count in sorted(counts.items()))
     return f"pyinit: output was blocked: {total} lines dropped ({whom})\n".encode()
 

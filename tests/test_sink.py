@@ -58,6 +58,14 @@ def test_the_marker_names_every_source(pipe: tuple[int, int]) -> None:
     assert sink.marker({"web": 3, "pyinit": 1}) == b"pyinit: output was blocked: 4 lines dropped (pyinit 1, web 3)\n"
 
 
+def test_the_marker_is_json_when_the_log_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    monkeypatch.setattr(sink, "json_markers", True)
+    record = json.loads(sink.marker({"web": 3}))
+    assert record["dropped"] == 3 and record["sources"] == {"web": 3} and record["level"] == "warning"
+
+
 def test_a_reader_gone_for_good_makes_the_sink_quiet() -> None:
     r, w = os.pipe()
     os.close(r)

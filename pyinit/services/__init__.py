@@ -2,13 +2,18 @@
 
 The rooms, in the order a run goes through them::
 
-    config    the TOML file or Procfile -> ServiceSpec records (spec), every problem reported at once
+    config    the TOML file or Procfile -> ServiceSpec records (spec), every problem reported at once;
+              env_file and ${VAR} (envfile), instances = N (instances)
     graph     start order, dependents, cycles, which waiting services are blocked
     supervisor  the mode the PID-1 frame runs: start in order, stop in reverse, shut down
     service   one service's state machine; every change is one logged event
     policy    restart or give up, as a pure function of the spec, the history, the exit and the time
     launch    starting a process: readiness probe (readiness), prefixed output (output), spawn
-    api       the control socket's requests (status, ready, start, stop, restart, signal)
+    api       the control socket's requests (status, ready, start, stop, restart, signal, logs, reload, scale)
+    vitals    a ready service's health: checks (health, checks) and the systemd watchdog
+    jobs      scheduled runs: cron times (schedule) as loop timers
+    logring   each relayed service's recent lines, for ctl logs and ready = { log = ... }
+    changes   reload and scale: the difference between two sets of services (reload), carried out
 """
 
 from __future__ import annotations

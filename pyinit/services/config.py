@@ -13,7 +13,7 @@ import re
 
 from pyinit import signals
 from pyinit.durations import parse_duration
-from pyinit.services import graph
+from pyinit.services import daytwo, graph
 from pyinit.services.spec import ON_DEPENDENCY_FAILURE, OUTPUTS, READY_KINDS, RESTART_POLICIES, Ready, ServiceSpec
 
 TYPE_CHECKING = False
@@ -224,7 +224,7 @@ def _ready(value: Any) -> Ready:
         except ValueError as exc:
             raise ValueError(f"tcp: {exc}") from None
     elif kind == "log":
-        ready.pattern = _pattern(item)
+        ready.pattern = daytwo.pattern(item)
     elif kind == "fd":
         if isinstance(item, bool) or not isinstance(item, int) or not 3 <= item <= 1023:
             raise ValueError(f"fd: expected a descriptor number from 3 to 1023, not {item!r}")
@@ -236,43 +236,6 @@ def _ready(value: Any) -> Ready:
     if "timeout" in value:
         ready.timeout = _duration(value["timeout"])
     return ready
-
-
-def _pattern(value: Any) -> str:
-    try:
-        re.compile(_string(value))
-    except re.error as exc:
-        raise ValueError(f"log: invalid regular expression {value!r}: {exc}") from None
-    return str(value)
-
-
-def _paths(value: Any) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)  # checked and read by envfile.expand_service
-
-
-def _health(value: Any) -> Any:
-    from pyinit.services.checks import parse_health
-
-    return parse_health(value, _duration, _command)
-
-
-def _positive_duration(value: Any) -> float:
-    seconds = _duration(value)
-    if seconds <= 0:
-        raise ValueError("must be more than 0")
-    return seconds
-
-
-def _size(value: Any) -> int:
-    from pyinit.services.logring import parse_size
-
-    return parse_size(value)
-
-
-def _schedule(value: Any) -> Any:
-    from pyinit.services.schedule import Schedule
-
-    return Schedule(_string(value))
 
 
 def _oom_score_adj(value: Any) -> int:
@@ -300,12 +263,12 @@ FIELDS: dict[str, tuple[Any, str]] = {
     "ready": (_ready, "ready"),
     "critical": (_bool, "critical"),
     "output": (_choice(OUTPUTS), "output"),
-    "env_file": (_paths, "env_file"),
-    "health": (_health, "health"),
-    "watchdog": (_positive_duration, "watchdog"),
-    "log_buffer": (_size, "log_buffer"),
+    "env_file": (daytwo.paths, "env_file"),
+    "health": (daytwo.health, "health"),
+    "watchdog": (daytwo.positive_duration, "watchdog"),
+    "log_buffer": (daytwo.size, "log_buffer"),
     "instances": (_count, "instances"),
-    "schedule": (_schedule, "schedule"),
+    "schedule": (daytwo.schedule, "schedule"),
     "on_dependency_failure": (_choice(ON_DEPENDENCY_FAILURE), "on_dependency_failure"),
     "oom_score_adj": (_oom_score_adj, "oom_score_adj"),
 }
@@ -345,29 +308,8 @@ def _service(name: str, table: Any, problems: _Problems) -> ServiceSpec:
             setattr(spec, attr, value)
     if spec.backoff_max < spec.backoff_initial:
         problems.add(name, "backoff_max", "must not be less than backoff_initial")
-    _day_two_checks(spec, table, problems)
+    daytwo.check(spec, table, problems)
     return spec
-
-
-def _day_two_checks(spec: ServiceSpec, table: dict[str, Any], problems: _Problems) -> None:
-    """What the keys of health, logs, instances and schedules ask of each other."""
-    name = spec.name
-    if spec.ready.kind == "log":
-        if "output" not in table:
-            spec.output = "prefix"  # the lines must pass through pyinit to be matched
-        elif not spec.relayed:
-            problems.add(name, "ready", 'log: needs output = "prefix" or "quiet" (the lines must pass through pyinit)')
-    if spec.schedule is not None:
-        spec.restart = "no"  # a job runs at its times, not again because it ended
-        if spec.instances is not None:
-            problems.add(name, "instances", "a scheduled job runs one instance at a time")
-    if spec.cwd is not None and "{instance}" in spec.cwd:
-        if spec.instances is None:
-            problems.add(name, "cwd", "{instance} needs instances = N")
-        for number in range(1, (spec.instances or 0) + 1):
-            path = spec.cwd.replace("{instance}", str(number))
-            if not os.path.isdir(path):
-                problems.add(name, "cwd", f"no such directory: {path!r} (instance {number})")
 
 
 def _check_graph(specs: dict[str, ServiceSpec], problems: _Problems) -> None:

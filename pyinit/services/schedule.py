@@ -53,8 +53,10 @@ class Schedule:
 
     def next_after(self, moment: datetime) -> datetime:
         """The first time strictly after ``moment`` (in ``moment``'s zone) that the expression matches."""
-        from cronsim import CronSim, CronSimError
-
+        try:
+            from cronsim import CronSim, CronSimError
+        except ImportError:  # an install without the dependencies (a bare copy of the package)
+            raise ValueError("schedules need the cronsim package (pip install cronsim)") from None
         try:
             return next(CronSim(self.expression, moment))
         except CronSimError as exc:

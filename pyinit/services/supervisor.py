@@ -194,7 +194,7 @@ class Supervisor:
     def unhealthy(self, service: Service) -> None:
         """Failed its checks: its stop signal (SIGKILL after its grace); its exit then counts as a
         failure and the restart policy decides."""
-        if service.state != "ready" or service.pid is None:
+        if service.state != "ready" or service.pid is None or self.stopping:
             return
         service.unhealthy = True
         service.kill(service.spec.stop_signal)
@@ -331,6 +331,8 @@ class Supervisor:
     def stop(self, service: Service, then: Callable[[], None] | None = None) -> None:
         if service.job is not None:  # a job stopped is off its timetable too, until started again
             service.job.cancel()
+        if service.vitals is not None:  # a service on its way out is not checked any more
+            service.vitals.stop()
         if then is not None:
             service.on_stopped.append(then)
         if service.stop():

@@ -6,7 +6,7 @@
 #   dockerd --init-path /run/pyinit-ci/init/docker-init ...   (then docker run --init)
 #
 # Contents: the pyinit package (copied from the source tree), structlog and its
-# pure-python dependencies (pip install --target), legacy .pyc files compiled
+# pure-python dependencies and cronsim (schedules in services mode) (pip install --target), legacy .pyc files compiled
 # by the building python (used by zipimport only when the magic number matches,
 # otherwise the .py is used), and a __main__.py that calls the
 # [project.scripts] pyinit entry point and exits with its return value.
@@ -51,9 +51,9 @@ STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 
 # Entry point and structlog requirement from pyproject.toml (defaults if absent).
-read -r ENTRY STRUCTLOG_REQ < <("$PYTHON" - "$SRC/pyproject.toml" <<'EOF'
+read -r ENTRY STRUCTLOG_REQ CRONSIM_REQ < <("$PYTHON" - "$SRC/pyproject.toml" <<'EOF'
 import re, sys
-entry, req = "pyinit.cli:main", "structlog"
+entry, req, cron = "pyinit.cli:main", "structlog", "cronsim"
 try:
     import tomllib
     with open(sys.argv[1], "rb") as f:
@@ -62,9 +62,11 @@ try:
     for dep in proj.get("dependencies", []):
         if re.match(r"structlog\b", dep):
             req = dep.replace(" ", "")
+        if re.match(r"cronsim\b", dep):
+            cron = dep.replace(" ", "")
 except (OSError, ImportError):
     pass
-print(entry, req)
+print(entry, req, cron)
 EOF
 )
 
@@ -73,11 +75,11 @@ mkdir -p "$STAGE/app"
 cp -a "$SRC/pyinit" "$STAGE/app/pyinit"
 find "$STAGE/app" -depth \( -name '__pycache__' -exec rm -rf {} + \) -o \( -name '*.py[co]' -exec rm -f {} + \)
 
-# 2. structlog (+ its pure-python deps), psutil deliberately left out
+# 2. structlog (+ its pure-python deps) and cronsim, psutil deliberately left out
 FIND_LINKS=()
 [ -d "$SRC/wheelhouse" ] && FIND_LINKS=(--find-links "$SRC/wheelhouse")
 "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-compile \
-    --only-binary=:all: "${FIND_LINKS[@]}" --target "$STAGE/app" "$STRUCTLOG_REQ" >&2
+    --only-binary=:all: "${FIND_LINKS[@]}" --target "$STAGE/app" "$STRUCTLOG_REQ" "$CRONSIM_REQ" >&2
 rm -rf "$STAGE/app/bin"
 if find "$STAGE/app" \( -name '*.so' -o -name '*.pyd' \) | grep -q .; then
     echo "compiled extension modules ended up in the zipapp:" >&2
