@@ -93,6 +93,7 @@ class Frame:
         self.ending = False  # the mode's work is over; the teardown runs or is about to
         self.teardown: Teardown | None = None
         self.finished = False
+        self.pid = os.getpid()  # a system call each time it is asked, and asked for every signal
 
     @property
     def loop(self) -> Loop:
@@ -133,7 +134,7 @@ class Frame:
             self.reaper.reap()
             self.mode.after_reap()
             return
-        if sender == os.getpid():
+        if sender == self.pid:
             log.debug("not forwarding a signal pyinit caused", signal=signals.name(sig))
             return
         if self.ending:
@@ -162,8 +163,9 @@ class Frame:
             mode.start(self)
             self.reaper.reap()  # a child may already be gone
             mode.after_reap()
+            run_once = self.loop.run_once  # once: the property and the look-up are per wake-up otherwise
             while not self.finished:
-                self.loop.run_once()
+                run_once()
             self.reaper.reap()  # what is already dead goes with us
         finally:
             mode.close()

@@ -146,7 +146,7 @@ class SingleChild:
         self.send(sig)
 
     def send(self, sig: int) -> None:
-        target = signals.rewrite(sig, self.settings.rewrite)
+        target = self.settings.rewrite.get(sig, sig)  # signals.rewrite's rule, inline on the forwarding path
         if target == 0 or self.status is not None:
             self.frame.loop.drop(sig)  # counted, logged once per batch: a storm must not fill the log
             return
@@ -155,7 +155,8 @@ class SingleChild:
             os.kill(whom, target)
         except ProcessLookupError:
             return
-        log.info("forwarded", signal=signals.name(target), to=whom)
+        if log.enabled(log.INFO):  # not even the name's look-up on the forwarding path when quiet
+            log.info("forwarded", signal=signals.name(target), to=whom)
 
     def on_child_exit(self, pid: int, status: int) -> None:
         from pyinit.reaper import describe
