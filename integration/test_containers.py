@@ -189,7 +189,8 @@ def test_pyinit_is_pid_1_and_exit_codes_come_back(rt: Runtime, command: list[str
     if code == 127:
         assert "pyinit: no-such-command-xyz: command not found" in result.stderr
     else:
-        assert result.stdout.split()[:3] == ["/opt/pyinit/bin/python3", "/opt/pyinit/bin/pyinit", "--"]
+        # the command python -m pyinit.launcher wrote: the venv's interpreter, without site
+        assert result.stdout.split()[:4] == ["/opt/pyinit/bin/python", "-IS", "/opt/pyinit/bin/pyinit", "--"]
 
 
 def test_stop_delivers_sigterm_to_the_app(rt: Runtime, out: Path) -> None:
@@ -410,7 +411,7 @@ def test_kubernetes_examples_with_podman_kube_play(rt: Runtime, tmp_path: Path, 
     app = f"{pod}-app"
     if example == "pod.yaml":
         logged = wait_for(lambda: rt("logs", app).stdout.strip(), timeout=30)
-        assert "pid 1 is ['/opt/pyinit/bin/python3', '/opt/pyinit/bin/pyinit']" in logged
+        assert "pid 1 is ['/opt/pyinit/bin/python', '-IS', '/opt/pyinit/bin/pyinit']" in logged
     elif example == "shared-pid.yaml":
         logged = wait_for(lambda: rt("logs", app).stdout.strip(), timeout=30)
         assert logged.startswith("pid 1 is /catatonit")
