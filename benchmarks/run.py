@@ -348,6 +348,8 @@ def descendants(pid: int) -> list[int]:
 class Running:
     """An init started in the background, in a cgroup of its own when there is one."""
 
+    count = 0
+
     def __init__(self, s: Subject, mode: str, argv: list[str], cgroups: PidsCgroup) -> None:
         self.subject, self.mode = s, mode
         self.cgroup = cgroups.new() if cgroups.root else None
@@ -357,8 +359,17 @@ class Running:
             if procs:
                 Path(procs).write_text(str(os.getpid()))
 
+        # pyinit serves a control socket while its child runs: one path per instance (several
+        # run at once), never the machine's /run/pyinit.sock
+        Running.count += 1
+        socket = Path(tempfile.gettempdir(), f"pyinit-bench-{os.getpid()}-{Running.count}.sock")
         self.proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=join
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=join,
+            env=dict(os.environ, PYINIT_CONTROL_SOCKET=str(socket)),
         )
         self._init = self.proc.pid if mode == "plain" else 0
 
@@ -1041,6 +1052,8 @@ def main() -> int:
     cgroups = PidsCgroup()
     # The zipapp's head runs the python3 on PATH: the same interpreter as every other subject.
     os.environ["PATH"] = f"{BIN}:{os.environ.get('PATH', '')}"
+    # The start-up runs, one at a time, share one control socket (Running gives each its own).
+    os.environ["PYINIT_CONTROL_SOCKET"] = str(Path(tempfile.gettempdir(), f"pyinit-bench-{os.getpid()}.sock"))
     all_subjects = subjects(c, p["grace"], zipapp() if "startup" in only else None)
     for s in all_subjects:
         if s.missing:

@@ -3,6 +3,7 @@ replaces the console script pip installed (a real wheel in a real venv)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,10 +30,14 @@ def test_the_written_command_is_pyinit_on_the_same_interpreter_with_IS(tmp_path:
 
 
 def test_by_default_it_replaces_the_console_script_pip_installed(tmp_path: Path) -> None:
-    wheels, venv = tmp_path / "wheels", tmp_path / "venv"
+    wheels, venv, src = tmp_path / "wheels", tmp_path / "venv", tmp_path / "src"
+    # A copy: setuptools builds in the source tree, which must stay clean.
+    shutil.copytree(REPO / "pyinit", src / "pyinit", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
     pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
     subprocess.run(
-        [*pip, "wheel", "--no-deps", "-w", str(wheels), str(REPO)],
+        [*pip, "wheel", "--no-deps", "-w", str(wheels), str(src)],
         check=True,
         capture_output=True,
     )

@@ -52,10 +52,10 @@ def test_dropped_signals_are_counted_and_logged_once_per_batch(monkeypatch: pyte
     monkeypatch.setattr(log, "debug", lambda event, **fields: lines.append((event, fields)))
     loop = Loop({sig}, lambda s, _sender: loop.drop(s))
     try:
-        for _ in range(10):
+        for _ in range(SIGNAL_BATCH):
             os.kill(os.getpid(), sig)
         loop.run_once()
-        assert lines == [("signals dropped", {"count": 10, "signals": {"SIGRTMIN+4": 10}})]
+        assert lines == [("signals dropped", {"count": SIGNAL_BATCH, "signals": {"SIGRTMIN+4": SIGNAL_BATCH}})]
     finally:
         loop.close()
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
