@@ -85,6 +85,7 @@ class Supervisor:
         self.oom = oom.OomCounter()
         self._drain = Drain(frame.loop, self.settings.stop_delay, self.stop_now)
         self._drain.running()
+        frame.reaper.on_orphan = self.on_orphan
         self.open_control()
         for service in self.services.values():
             self.add_job(service)
@@ -139,13 +140,14 @@ class Supervisor:
         failed = [s for s in self.services.values() if s.state == "failed"]
         blamed = self.critical or (failed[0] if failed else None)
         tail = [e.line for e in blamed.ring.tail() if e.stream == "stderr"] if blamed and blamed.ring else []
+        killed = [f"service {s.name}" for s in self.services.values() if s.sigkilled]  # its stop_grace ran out
         if self.critical is not None:
             cause = f"critical service {self.critical.name} ended ({self.critical.last_exit})"
-            return Report(code, cause, self.critical.oom_killed, tail=tail, tail_of=self.critical.name)
+            return Report(code, cause, self.critical.oom_killed, killed, tail, self.critical.name)
         cause = self.reason or "the services have ended"
         if failed:
             cause += "; failed: " + ", ".join(f"{s.name} ({s.last_exit})" for s in failed)
-        return Report(code, cause, tail=tail, tail_of=blamed.name if blamed else "")
+        return Report(code, cause, None, killed, tail, blamed.name if blamed else "")
 
     def close(self) -> None:
         if self._drain is not None:
@@ -273,6 +275,11 @@ class Supervisor:
             service.timer = self.frame.loop.call_later(service.backoff, lambda: self.restart_due(service))
         elif outcome == "ended":
             self.ended(service)
+
+    def on_orphan(self, pid: int, status: int) -> None:
+        """An orphan's SIGKILL death claims the OOM kill it explains (not a service's later one)."""
+        if self.oom is not None and not self.frame.ending and oom.killed_by_sigkill(status) and self.oom.verdict():
+            log.warning("orphan killed by the OOM killer", pid=pid, oom_killed=True)
 
     def ended(self, service: Service) -> None:
         """The service is over for good (no restart coming)."""
