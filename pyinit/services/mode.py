@@ -37,6 +37,7 @@ class ServicesMode:
         launcher = Launcher(frame.loop, frame.reaper, sup.order, sup.on_ready, sup.on_exit, json_lines)
         drain = Drain(frame.loop, self.settings.stop_delay, self.stop_now)
         sup.attach(frame, launcher, drain, oom.OomCounter())
+        frame.reaper.on_orphan = sup.on_orphan
         drain.running()
         self.open_control(frame)
         for service in sup.services.values():

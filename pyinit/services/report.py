@@ -16,10 +16,11 @@ def report(code: int, services: list[Service], critical: Service | None, reason:
     failed = [s for s in services if s.state == "failed"]
     blamed = critical or (failed[0] if failed else None)
     tail = [e.line for e in blamed.ring.tail() if e.stream == "stderr"] if blamed and blamed.ring else []
+    killed = [f"service {s.name}" for s in services if s.sigkilled]  # its stop_grace ran out
     if critical is not None:
         cause = f"critical service {critical.name} ended ({critical.last_exit})"
-        return Report(code, cause, critical.oom_killed, tail=tail, tail_of=critical.name)
+        return Report(code, cause, critical.oom_killed, killed, tail, critical.name)
     cause = reason or "the services have ended"
     if failed:
         cause += "; failed: " + ", ".join(f"{s.name} ({s.last_exit})" for s in failed)
-    return Report(code, cause, tail=tail, tail_of=blamed.name if blamed else "")
+    return Report(code, cause, None, killed, tail, blamed.name if blamed else "")
