@@ -37,7 +37,7 @@ class ServicesMode:
         launcher = Launcher(frame.loop, frame.reaper, sup.order, sup.on_ready, sup.on_exit, json_lines)
         drain = Drain(frame.loop, self.settings.stop_delay, self.stop_now)
         sup.attach(frame, launcher, drain, oom.OomCounter())
-        frame.reaper.on_orphan = sup.on_orphan
+        frame.reaper.on_orphan = self.on_orphan
         drain.running()
         self.open_control(frame)
         for service in sup.services.values():
@@ -46,6 +46,14 @@ class ServicesMode:
 
     def after_reap(self) -> None:
         self.supervisor.after_reap()
+
+    def on_orphan(self, pid: int, status: int) -> None:
+        """An orphan's SIGKILL death claims the OOM kill it explains (not a service's later one)."""
+        from pyinit import oom
+
+        counter, frame = self.supervisor.oom, self.supervisor.frame
+        if counter is not None and not frame.ending and oom.killed_by_sigkill(status) and counter.verdict():
+            log.warning("orphan killed by the OOM killer", pid=pid, oom_killed=True)
 
     def forward(self, sig: int) -> None:
         """HUP, USR1, WINCH, ... are for every running service, after --rewrite."""

@@ -195,11 +195,6 @@ class Supervisor:
         elif outcome == "ended":
             self.ended(service)
 
-    def on_orphan(self, pid: int, status: int) -> None:
-        """An orphan's SIGKILL death claims the OOM kill it explains (not a service's later one)."""
-        if self.oom is not None and not self.frame.ending and oom.killed_by_sigkill(status) and self.oom.verdict():
-            log.warning("orphan killed by the OOM killer", pid=pid, oom_killed=True)
-
     def ended(self, service: Service) -> None:
         """The service is over for good (no restart coming)."""
         if service.spec.critical:
