@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # orphans promptly, and a leaked zombie would confuse later tests.
 REAPER := unshare -fp --mount-proc $(BIN)/pyinit --grace 2 --
 
-.PHONY: venv demo test lint typecheck unit integration bench bench-deps bench-smoke clean
+.PHONY: venv demo test lint typecheck unit integration containers bench bench-deps bench-smoke clean
 
 venv: $(VENV)/.installed
 
@@ -32,7 +32,17 @@ unit: venv
 integration: venv
 	$(REAPER) $(BIN)/pytest integration
 
-test: lint typecheck
+# The runtimes for integration/test_containers.py (private dockerd, podman config,
+# base image, zipapp init): idempotent and cached (about a minute the first time,
+# seconds after). Run here, not inside the suite: the suite runs in a PID namespace
+# of its own, and a dockerd started there would die with it. Without root, or if it
+# fails, the container tests skip and say why.
+containers:
+	@if [ "$$(id -u)" != 0 ]; then echo "containers: not root, the container tests will skip" >&2; \
+	elif ! scripts/containers/setup.sh >/dev/null; then \
+	    echo "WARNING: scripts/containers/setup.sh failed: the container tests will skip" >&2; fi
+
+test: lint typecheck containers
 	$(REAPER) $(BIN)/pytest tests integration
 
 # Benchmarks against tini, dumb-init, catatonit and supervisord (benchmarks/run.py).

@@ -11,13 +11,14 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
-from support import PYINIT, RECORDER, Namespace, run_ns, wait_for
+from support import PYINIT, RECORDER, Namespace, proc_status, run_ns, wait_for
 
 from pyinit import cgroup
 
@@ -418,3 +419,40 @@ def test_services_drain_too(tmp_path: Path, pyinit: type[Pyinit]) -> None:
     assert ctl(sock, "wait-stop").returncode == 0
     code, err = p.wait()
     assert code == 0 and "drain over" in err
+
+
+def test_a_second_pyinit_on_the_same_path_leaves_the_first_asleep(tmp_path: Path, pyinit: type[Pyinit]) -> None:
+    """Whether a socket file is served is read from /proc/net/unix, not asked by connecting:
+    every pyinit starting on a host would otherwise wake the idle one serving the path."""
+    sock = tmp_path / "ctl.sock"
+    first = pyinit("ns", ["--control-socket", str(sock), "--", "sleep", "60"])
+    wait_for(lambda: ctl(sock, "ready").returncode == 0, timeout=20)
+    time.sleep(0.3)  # the reply's wake-up is over
+
+    def switches() -> tuple[str, str]:
+        status = proc_status(first.pid)
+        return status["voluntary_ctxt_switches"], status["nonvoluntary_ctxt_switches"]
+
+    before = switches()
+    second = pyinit("ns", ["-v", "--control-socket", str(sock), "--", "sleep", "0.3"])
+    code, err = second.wait()  # the fence: its attempt to serve is over
+    assert code == 0 and f"another process already serves {sock}" in err
+    assert switches() == before
+    first.kill(signal.SIGTERM)
+    assert first.wait()[0] == 128 + 15
+
+
+def test_termination_message_names_a_service_killed_after_its_stop_grace(tmp_path: Path, pyinit: type[Pyinit]) -> None:
+    message, trapped = tmp_path / "termination-log", tmp_path / "trapped"
+    conf = tmp_path / "services.toml"
+    stubborn = ["sh", "-c", f"trap '' TERM; touch {trapped}; while :; do sleep 0.1; done"]
+    conf.write_text(f'[services.stubborn]\ncommand = {json.dumps(stubborn)}\nstop_grace = "0.3s"\n')
+    args = ["--control-socket", str(tmp_path / "ctl.sock"), "--termination-log", str(message), "--config", str(conf)]
+    p = pyinit("ns", args)
+    wait_for(trapped.exists)
+    p.kill(signal.SIGTERM)
+    assert p.wait()[0] == 0
+    assert message.read_text().splitlines() == [
+        "pyinit exited with status 0: stop request (SIGTERM)",
+        "SIGKILLed after the grace period: service stubborn",
+    ]

@@ -73,6 +73,24 @@ def shown(address: str) -> str:
     return "@" + address[1:] if address.startswith("\0") else address
 
 
+def listening(path: str) -> bool:
+    """Whether a socket of this network namespace listens on ``path``, from /proc/net/unix.
+    Asking by connecting would wake its server: each pyinit starting on a host would wake
+    the idle one that serves the default path."""
+    target = os.fsencode(path)
+    try:
+        with open("/proc/net/unix", "rb") as table:
+            next(table, None)
+            for line in table:
+                fields = line.rstrip(b"\n").split(None, 7)
+                # Num RefCount Protocol Flags Type St Inode Path; flag 0x10000: listening
+                if len(fields) == 8 and fields[7] == target and int(fields[3], 16) & 0x10000:
+                    return True
+    except (OSError, ValueError):
+        pass
+    return False
+
+
 def peer_uid(sock: _socket.socket) -> int:
     creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)  # struct ucred: pid, uid, gid
     return int.from_bytes(creds[4:8], sys.byteorder, signed=True)
@@ -239,6 +257,9 @@ class Server:
     @staticmethod
     def _listen(address: str) -> _socket.socket:
         if not address.startswith("\0") and os.path.exists(address):
+            if listening(address):
+                raise OSError(f"another process already serves {address}")
+            # Not listed: stale, or served from another network namespace; ask.
             probe = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
             try:
                 probe.connect(address)

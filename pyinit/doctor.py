@@ -56,8 +56,9 @@ def _cmdline(pid: int | str) -> list[str]:
 
 
 def _is_pyinit(argv: list[str]) -> bool:
-    names = {os.path.basename(arg) for arg in argv[:2]}
-    return bool(names & INIT_NAMES) or argv[1:3] == ["-m", "pyinit"]
+    """pyinit's command line: the script, maybe after its interpreter and flags (python -IS)."""
+    names = {os.path.basename(arg) for arg in argv[:3]}
+    return bool(names & INIT_NAMES) or ("-m" in argv[1:3] and "pyinit" in argv[2:4])
 
 
 def _ppid(pid: int) -> int:
@@ -68,16 +69,17 @@ def _ppid(pid: int) -> int:
         return 0
 
 
-def process(found: Findings) -> None:
-    """PID 1 or subreaper, and whether the PID namespace is shared."""
+def process(found: Findings) -> int:
+    """PID 1 or subreaper, and whether the PID namespace is shared; the pid of the pyinit
+    that runs here (this process when there is none: it stands for the pyinit to come)."""
     if os.getpid() == 1:
         found.add(OK, "PID 1", "this process is PID 1: pyinit as the entrypoint reaps the whole namespace")
-        return
+        return 1
     first = _cmdline(1)
     shown = " ".join(first[:3]) or "unknown"
     if _is_pyinit(first):
         found.add(OK, "PID 1", f"pyinit is PID 1 ({shown}): it reaps the whole namespace")
-        return
+        return 1
     ancestor = _ppid(os.getpid())
     while ancestor > 1 and not _is_pyinit(_cmdline(ancestor)):
         ancestor = _ppid(ancestor)
@@ -96,6 +98,7 @@ def process(found: Findings) -> None:
         found.add(FAIL, "subreaper", f"prctl(PR_SET_CHILD_SUBREAPER) fails ({exc.strerror}): orphans are not reaped")
     else:
         found.add(OK, "subreaper", "pyinit can be a child subreaper: it reaps the orphans of its own subtree")
+    return ancestor if ancestor > 1 else os.getpid()
 
 
 def signals_work(found: Findings, settings: Settings) -> None:
@@ -139,7 +142,8 @@ def control_socket(found: Findings, settings: Settings) -> None:
     except (OSError, ValueError):
         pass
     else:
-        found.add(OK, topic, f"a pyinit answers on {path} (or @{path}): pyinit ctl works")
+        where = path if os.path.exists(path) else control.shown(control.abstract(path))
+        found.add(OK, topic, f"a pyinit answers on {where}: pyinit ctl works")
         return
     directory = os.path.dirname(path) or "."
     if os.access(directory, os.W_OK):
@@ -168,7 +172,7 @@ def _size(value: int | None) -> str:
     return str(value)
 
 
-def cgroups(found: Findings) -> None:
+def cgroups(found: Findings, pyinit: int) -> None:
     from pyinit import oom
 
     memory = cgroup.memory_directory()
@@ -196,9 +200,9 @@ def cgroups(found: Findings) -> None:
         current = cgroup.read_text(os.path.join(pids, "pids.current"))
         shown = f"pids.max {maximum.strip()}" if maximum else "no pids.max (the root cgroup)"
         found.add(INFO, "pids", f"{pids}: {shown}" + (f", in use {current.strip()}" if current else ""))
-    own = oom.own_score_adj()
+    own = cgroup.read_limit(f"/proc/{pyinit}/oom_score_adj")
     if own is not None:
-        found.add(INFO, "oom_score_adj", f"{own} here; pyinit's children get {oom.child_score_adj(own)} by default")
+        found.add(INFO, "oom_score_adj", f"pyinit's {own}; its children get {oom.child_score_adj(own)} by default")
 
 
 def termination_log(found: Findings, settings: Settings) -> None:
@@ -232,10 +236,10 @@ def main(args: Sequence[str], env: Mapping[str, str]) -> int:
         sys.stderr.write(f"pyinit: doctor: {exc}\nTry 'pyinit doctor --help' for more information.\n")
         return 2
     found = Findings()
-    process(found)
+    pyinit = process(found)
     signals_work(found, settings)
     control_socket(found, settings)
-    cgroups(found)
+    cgroups(found, pyinit)
     termination_log(found, settings)
     verdict = "FAIL: these settings need what is marked FAIL" if found.failed else "all that these settings need works"
     try:

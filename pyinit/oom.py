@@ -59,14 +59,6 @@ def killed_by_sigkill(status: int) -> bool:
     return os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9
 
 
-def own_score_adj() -> int | None:
-    try:
-        with open("/proc/self/oom_score_adj") as file:
-            return int(file.read())
-    except (OSError, ValueError):
-        return None
-
-
 def child_score_adj(own: int) -> int:
     """The documented default for pyinit's children (set by spawn): its own value plus OOM_SCORE_STEP."""
     return min(own + OOM_SCORE_STEP, MAX_ADJ)

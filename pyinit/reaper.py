@@ -53,6 +53,14 @@ class Reaper:
         """Call ``callback(pid, status)`` when ``pid`` is reaped."""
         self._owners[pid] = callback
 
+    def has_children(self) -> bool:
+        """Whether pyinit has any child, running or not yet reaped (the status is left in place)."""
+        try:
+            os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return False
+        return True
+
     def reap(self) -> None:
         """Collect every child that has exited."""
         while True:

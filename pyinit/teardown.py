@@ -4,7 +4,8 @@ The timeline::
 
     start()  -> stop signal to every member (and SIGCONT to the stopped ones)
              -> wait, event-driven: each member's pidfd turns readable when it exits
-             -> all gone: re-scan once for processes forked meanwhile; none -> done
+             -> all gone: re-scan for processes forked meanwhile, until a scan finds
+                no one and pyinit has no child left (see _settled) -> done
     grace    -> SIGKILL to every member left, logged at warning level (pid, command)
              -> wait for them the same way (at most KILL_TIMEOUT) -> done
     hurry()  -> the grace ends now (pyinit calls it on a second stop request)
@@ -40,6 +41,8 @@ KILL_TIMEOUT = 3.0
 # many, and their most common commands), not thousands of lines that would
 # themselves fill a log pipe.
 KILL_LOG_LIMIT = 20
+# Re-scans when a scan finds no one but pyinit still has a child (see _settled).
+SETTLE_TRIES = 50
 SUMMARY_COMMANDS = 3
 
 IDLE, STOPPING, KILLING, DONE = "idle", "stopping", "killing", "done"
@@ -89,7 +92,7 @@ class Teardown:
             self._finish()
             return
         log.info("teardown started", remaining=count, signal=signals.name(self.stop_signal), grace=self.grace)
-        if not self.members:
+        if not self.members and self._settled(self.stop_signal):
             self._finish()
         elif self._hurried:
             self._expire()
@@ -135,12 +138,26 @@ class Teardown:
         self._forget(member)
         if self.phase == STOPPING:
             self.stopped += 1
-        if self.members:
-            return
-        self.reaper.reap()
-        # Before declaring the end, once more: something may have forked meanwhile.
-        if not self._sweep(signals.SIGKILL if self.phase == KILLING else self.stop_signal):
+        if not self.members and self._settled(signals.SIGKILL if self.phase == KILLING else self.stop_signal):
             self._finish()
+
+    def _settled(self, sig: int) -> bool:
+        """Nothing is left: a scan finds no one, and pyinit has no child left either.
+
+        A scan can miss a process forked at that very moment: listing our children
+        before its parent exits, and its parent's after, finds neither of them (a
+        process that re-forks every few milliseconds does this on purpose). Every
+        process left in our charge has pyinit for an ancestor, so while pyinit has a
+        child, someone is left: reap, and look again (a few times: the window is
+        microseconds wide). Found someone: they are watched like the rest (False).
+        """
+        for _ in range(SETTLE_TRIES):
+            self.reaper.reap()
+            if self._sweep(sig):
+                return False
+            if not self.reaper.has_children():
+                return True
+        return True
 
     def _expire(self) -> None:
         if self.phase != STOPPING:
@@ -153,7 +170,7 @@ class Teardown:
         for member in left:
             member.send(signals.SIGKILL)
         self._sweep(signals.SIGKILL)  # and whatever was forked since the last scan
-        if not self.members:  # only possible if they were all gone already
+        if not self.members and self._settled(signals.SIGKILL):  # they were all gone already
             self._finish()
             return
         self._timer = self.loop.call_later(KILL_TIMEOUT, self._give_up)

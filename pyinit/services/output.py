@@ -82,7 +82,8 @@ class Prefixer:
         self.relay = relay
         # "web   | " -> "web   + ": the mark of a long line's later pieces.
         self.continued = prefix[:-2] + b"+ " if prefix.endswith(b"| ") else prefix
-        self.source = prefix.decode(errors="replace").rstrip(" |") or "?"
+        # Whose lines these are, for the drop counts: the service (its prefix, without a relay).
+        self.source = relay.service if relay is not None else prefix.decode(errors="replace").rstrip(" |")
         self.sink = sink.for_fd(target)
         sink.attach(loop)
         self.buffer = b""
