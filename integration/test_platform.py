@@ -440,3 +440,19 @@ def test_a_second_pyinit_on_the_same_path_leaves_the_first_asleep(tmp_path: Path
     assert switches() == before
     first.kill(signal.SIGTERM)
     assert first.wait()[0] == 128 + 15
+
+
+def test_termination_message_names_a_service_killed_after_its_stop_grace(tmp_path: Path, pyinit: type[Pyinit]) -> None:
+    message, trapped = tmp_path / "termination-log", tmp_path / "trapped"
+    conf = tmp_path / "services.toml"
+    stubborn = ["sh", "-c", f"trap '' TERM; touch {trapped}; while :; do sleep 0.1; done"]
+    conf.write_text(f'[services.stubborn]\ncommand = {json.dumps(stubborn)}\nstop_grace = "0.3s"\n')
+    args = ["--control-socket", str(tmp_path / "ctl.sock"), "--termination-log", str(message), "--config", str(conf)]
+    p = pyinit("ns", args)
+    wait_for(trapped.exists)
+    p.kill(signal.SIGTERM)
+    assert p.wait()[0] == 0
+    assert message.read_text().splitlines() == [
+        "pyinit exited with status 0: stop request (SIGTERM)",
+        "SIGKILLed after the grace period: service stubborn",
+    ]
