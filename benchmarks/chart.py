@@ -10,20 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
-# (words the metric's name holds, reference): one panel each, titled with the metric's name
+# (words the metric's name holds, reference, goal as a ratio to it or None): one panel each,
+# titled with the metric's name; the goal (issue 14's) is drawn as a dashed line
 PANELS = [
-    (("start-up overhead",), "python -I -S"),
-    (("signal forwarding median",), "tini"),
-    (("signal forwarding p99",), "tini"),
-    (("reap", "at once", "init CPU"), "tini"),
-    (("reap", "streamed", "init CPU"), "tini"),
-    (("VmRSS",), "python -I -S"),
-    (("PSS",), "python -I -S"),
-    (("storm",), "tini"),
-    (("teardown", "init exits"), "tini"),
-    (("services: start",), "supervisord"),
-    (("services: SIGTERM",), "supervisord"),
-    (("services, idle", "CPU"), "supervisord"),
+    (("start-up overhead",), "python -I -S", 1.3),
+    (("signal forwarding median",), "tini", 1.3),
+    (("signal forwarding p99",), "tini", 1.5),
+    (("reap", "at once", "init CPU"), "tini", 1.2),
+    (("reap", "streamed", "init CPU"), "tini", 1.2),
+    (("VmRSS",), "python -I -S", 1.1),
+    (("PSS",), "python -I -S", None),
+    (("storm",), "tini", 2.0),
+    (("teardown", "init exits"), "tini", None),
+    (("services: start",), "supervisord", 1.0),
+    (("services: SIGTERM",), "supervisord", 1.0),
+    (("services, idle", "CPU"), "supervisord", None),
 ]
 
 ORDER = [
@@ -38,10 +39,12 @@ ORDER = [
     "supervisord",
     "C init",
     "kernel",
+    "python floor (sigwait)",
+    "python floor (epoll)",
     "python -I -S",
     "python -c",
 ]
-FLOORS = {"C init", "kernel", "python -I -S", "python -c"}
+FLOORS = {"C init", "kernel", "python -I -S", "python -c", "python floor (sigwait)", "python floor (epoll)"}
 
 
 def _metric(results: dict[str, Any], words: tuple[str, ...]) -> str | None:
@@ -49,7 +52,7 @@ def _metric(results: dict[str, Any], words: tuple[str, ...]) -> str | None:
 
 
 def _color(name: str) -> str:
-    if name.startswith(("pyinit", "python -m pyinit")):
+    if name.startswith(("pyinit", "python -m pyinit")):  # pyinit, however it is started
         return "#d62728"
     if name in FLOORS:
         return "#9e9e9e"
@@ -63,18 +66,18 @@ def draw(results: dict[str, Any], path: str, caption: str) -> None:
     import matplotlib.pyplot as plt
 
     panels = []
-    for words, ref in PANELS:
+    for words, ref, goal in PANELS:
         metric = _metric(results, words)
         row = results.get(metric, {}).get("ns", {}) if metric else {}
         bars = [(n, float(row[n])) for n in ORDER if isinstance(row.get(n), (int, float))]
         if metric and bars:
-            panels.append((metric, ref, bars))
+            panels.append((metric, ref, goal, bars))
     cols = 3
     rows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 5.2, rows * 3.5), squeeze=False)
     for ax in axes.flat[len(panels) :]:
         ax.axis("off")
-    for ax, (metric, ref, bars) in zip(axes.flat, panels, strict=False):
+    for ax, (metric, ref, goal, bars) in zip(axes.flat, panels, strict=False):
         names = [n for n, _ in bars][::-1]
         values = [v for _, v in bars][::-1]
         ax.barh(names, values, color=[_color(n) for n in names])
@@ -85,7 +88,10 @@ def draw(results: dict[str, Any], path: str, caption: str) -> None:
             if refvalue and name != ref:
                 label += f"  {value / refvalue:.2f}x"
             ax.text(value + top * 0.02, y, label, va="center", fontsize=7)
-        ax.set_xlim(0, top * 1.45)
+        if goal is not None and refvalue:
+            ax.axvline(refvalue * goal, color="#555", linestyle="--", linewidth=0.8)
+            ax.text(refvalue * goal, -0.45, f" goal {goal:g}x", fontsize=6, color="#555", va="bottom")
+        ax.set_xlim(0, max(top, (refvalue or 0) * (goal or 0)) * 1.45)
         ax.set_title(f"{metric}\n(ratios to {ref})", fontsize=9)
         ax.tick_params(axis="y", labelsize=7)
         ax.tick_params(axis="x", labelsize=7)

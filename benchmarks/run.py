@@ -173,7 +173,7 @@ def compile_c() -> dict[str, str]:
 class Subject:
     name: str
     prefix: list[str]  # the init's own argv, before the child's; [] for a floor
-    kind: str  # "init", "supervisord", "python" (interpreter floor), "kernel", "variant" (start-up only)
+    kind: str  # "init", "supervisord", "python" (interpreter floor), "kernel", "variant" (start-up only), "pyfloor"
     forwards: bool = True  # forwards SIGUSR1 to its child
     subreaper: bool = True  # reaps orphans when not PID 1
     missing: str = ""  # why it is skipped
@@ -192,6 +192,9 @@ def subjects(c: dict[str, str], grace: float, pyz: str | None) -> list[Subject]:
         Subject("kernel", [c["cinit"], "-k", "--"], "kernel", forwards=False),
         Subject("python -I -S", [PYTHON, "-I", "-S"], "python", forwards=False),
         Subject("python -c", [PYTHON], "python", forwards=False),
+        # the least a Python init can do (pyfloor.py): signals, memory and reaping only
+        Subject("python floor (epoll)", [PYTHON, "-IS", str(HERE / "pyfloor.py"), "epoll", "--"], "pyfloor"),
+        Subject("python floor (sigwait)", [PYTHON, "-IS", str(HERE / "pyfloor.py"), "sigwait", "--"], "pyfloor"),
         # the other ways to start pyinit: start-up only
         Subject("pyinit (pip script)", [str(BIN / "pyinit-pip"), *tail], "variant"),
         Subject("pyinit (pip<24 script)", [str(BIN / "pyinit-pip23"), *tail], "variant"),
@@ -576,7 +579,7 @@ class Bench:
     def signals_memory_idle(self, rounds: int, idle: float) -> None:
         running: list[tuple[Running, Fifo | None]] = []
         try:
-            for s in self.pick("init", "supervisord", "python"):
+            for s in self.pick("init", "supervisord", "python", "pyfloor"):
                 for mode in MODES:
                     if s.kind == "python":
                         argv = [*s.prefix, "-c", "import time; time.sleep(86400)"]
@@ -635,7 +638,7 @@ class Bench:
             return
         runs = [
             (s, mode, kind)
-            for s in self.pick("init", "supervisord", "kernel")
+            for s in self.pick("init", "supervisord", "kernel", "pyfloor")
             for mode in MODES
             for kind in ("zombies", "orphans")
             if mode == "ns" or s.subreaper

@@ -74,6 +74,11 @@ class Drain(threading.Thread):
             return bytes(self.data)
 
 
+def private(tmp_path: Path) -> list[str]:
+    """A control socket of the test's own: never the machine's /run/pyinit.sock."""
+    return ["--control-socket", str(tmp_path / "ctl.sock")]
+
+
 def ctl(sock: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [PYINIT, "ctl", "--control-socket", str(sock), *args], capture_output=True, text=True, timeout=30
@@ -119,7 +124,8 @@ def test_blocked_stderr_during_an_orphan_storm(tmp_path: Path, namespace: type[N
     """stderr a pipe nobody reads, -vv (a line per reaped orphan): PID 1 keeps reaping and forwarding."""
     with unread_pipe() as (r, w):
         script = ORPHAN_STORM.format(out=tmp_path, count=2000)
-        ns = namespace(["-vv", "--", "sh", "-c", script], stderr=w)
+        sock = tmp_path / "ctl.sock"
+        ns = namespace(["-vv", "--control-socket", str(sock), "--", "sh", "-c", script], stderr=w)
         peak = 0
 
         def spawned() -> bool:
@@ -129,7 +135,10 @@ def test_blocked_stderr_during_an_orphan_storm(tmp_path: Path, namespace: type[N
 
         wait_for(spawned, timeout=60, interval=0.01)
         wait_for(lambda: zombies_of(ns.init_pid) == 0, timeout=20)
-        print(f"zombie peak {peak}")
+        # ctl answers; 2000 lines (~200 KB) fit in the 1 MiB buffer: nothing needed dropping yet.
+        dropped = status(sock)["log_dropped_lines"]
+        assert isinstance(dropped, int)
+        print(f"zombie peak {peak}, log lines dropped {dropped}")
         ns.kill(signal.SIGUSR1)
         wait_for((tmp_path / "usr1").exists)
         ns.kill(signal.SIGTERM)
@@ -269,7 +278,8 @@ def test_sigterm_ends_the_run_during_a_signal_storm(tmp_path: Path, namespace: t
     """100k signals (real-time ones queue, each a record), then SIGTERM in the middle of the storm:
     pyinit exits with the child's status while the storm is still going."""
     ready = tmp_path / "ready"
-    ns = namespace(["--grace", "30", "--", sys.executable, "-c", STORM_CHILD, str(ready)])
+    args = ["--grace", "30", "--control-socket", str(tmp_path / "ctl.sock")]
+    ns = namespace([*args, "--", sys.executable, "-c", STORM_CHILD, str(ready)])
     wait_for(ready.exists)
     assert storm(ns.init_pid, 100_000) == 100_000
     ns.kill(signal.SIGTERM)
@@ -287,7 +297,19 @@ def test_teardown_of_200_processes_with_24_descriptors(tmp_path: Path) -> None:
     script = f"trap '' TERM; for i in $(seq 200); do sleep 1000 & done; touch {tmp_path}/up"
     with pids_cgroup(f"pyinit-fds-{os.getpid()}") as group:
         result = subprocess.run(
-            [*inside(group), "prlimit", "--nofile=24:24", PYINIT, "--grace", "0.5", "--", "sh", "-c", script],
+            [
+                *inside(group),
+                "prlimit",
+                "--nofile=24:24",
+                PYINIT,
+                *private(tmp_path),
+                "--grace",
+                "0.5",
+                "--",
+                "sh",
+                "-c",
+                script,
+            ],
             capture_output=True,
             text=True,
             timeout=60,
@@ -318,7 +340,17 @@ def test_a_process_that_reforks_to_dodge_the_teardown_is_caught(tmp_path: Path, 
             hopper = HOPPER.format(up=str(up), pause=pause)
             log = tmp_path / f"log{attempt}"
             with log.open("w") as out:  # not a pipe: an escaped hopper would hold it open
-                command = [*inside(group), PYINIT, "--grace", "0.3", "--", sys.executable, "-c", hopper]
+                command = [
+                    *inside(group),
+                    PYINIT,
+                    *private(tmp_path),
+                    "--grace",
+                    "0.3",
+                    "--",
+                    sys.executable,
+                    "-c",
+                    hopper,
+                ]
                 code = subprocess.run(command, stdout=out, stderr=out, timeout=60).returncode
             assert code == 0, log.read_text()
             assert up.exists()
@@ -496,7 +528,7 @@ def test_killing_a_thousand_processes_is_summarized(tmp_path: Path) -> None:
         f"for i in $(seq 5); do (exec -a stubborn sleep 1000) & done; touch {tmp_path}/up"
     )
     result = subprocess.run(
-        ["unshare", "-fp", "--mount-proc", PYINIT, "--grace", "0.2", "--", "bash", "-c", script],
+        ["unshare", "-fp", "--mount-proc", PYINIT, *private(tmp_path), "--grace", "0.2", "--", "bash", "-c", script],
         capture_output=True,
         text=True,
         timeout=60,

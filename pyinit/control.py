@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 MAX_REQUEST = 4096
 MAX_CONNECTIONS = 32
 IDLE_TIMEOUT = 10.0
+ACCEPT_BATCH = 64
 # A streaming reply (``ctl logs -f``) whose client lags by more than this is ended.
 STREAM_LIMIT = 256 * 1024
 
@@ -284,7 +285,9 @@ class Server:
         return sock
 
     def accept(self) -> None:
-        while True:
+        # Bounded per wake-up: a client connecting in a loop must not keep the loop here
+        # (the socket stays readable, and the loop comes back after the others' turn).
+        for _ in range(ACCEPT_BATCH):
             try:
                 fd, _ = self.sock._accept()  # type: ignore[attr-defined]  # accept4(SOCK_CLOEXEC)
                 conn = _socket.socket(fileno=fd)

@@ -71,6 +71,15 @@ def use_loop(loop: Any) -> None:
         sink.attach(loop)
 
 
+def dropped_lines() -> int:
+    """pyinit's own log lines dropped so far because stderr was blocked."""
+    if _sink is None:
+        return 0  # nothing was ever written
+    from pyinit import sink
+
+    return sink.dropped("pyinit")
+
+
 def forget_loop(loop: Any) -> None:
     """A loop closes: nothing may wait through it any more."""
     if _loop is loop:

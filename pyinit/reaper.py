@@ -63,6 +63,7 @@ class Reaper:
 
     def reap(self) -> None:
         """Collect every child that has exited."""
+        verbose = log.enabled(log.INFO)  # asked once per reap, not per zombie: a burst brings thousands
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -75,7 +76,7 @@ class Reaper:
                 if owner is not None:
                     owner(pid, status)
                     continue
-                if log.enabled(log.INFO):
+                if verbose:
                     log.info("reaped", pid=pid, **describe(status))
                 if self.on_orphan is not None:
                     self.on_orphan(pid, status)

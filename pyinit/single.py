@@ -88,7 +88,8 @@ class SingleChild:
         frame.reaper.on_orphan = self.on_orphan
 
     def after_reap(self) -> None:
-        self.terminal.child_changed()
+        if self.terminal.fd is not None:  # no call at all without a terminal: this runs once per orphan
+            self.terminal.child_changed()
 
     def forward(self, sig: int) -> None:
         if sig == signals.SIGCONT:

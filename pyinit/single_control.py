@@ -90,7 +90,7 @@ class SingleControl:
             }
             if self.oom_killed is not None:
                 row["oom_killed"] = self.oom_killed
-            respond({"ok": True, "services": [row]})
+            respond({"ok": True, "services": [row], "log_dropped_lines": log.dropped_lines()})
         else:
             respond({"ok": False, "error": f"{command!r} needs services (--config); single-child mode has none"})
 

@@ -128,9 +128,9 @@ def test_watchdog_misses_count_as_failures(loop: Loop) -> None:
 
 
 def parse(value: object) -> checks.Health:
-    from pyinit.services.config import _command, _duration
+    from pyinit.services.values import command, duration
 
-    return checks.parse_health(value, _duration, _command)
+    return checks.parse_health(value, duration, command)
 
 
 def test_parse_health() -> None:

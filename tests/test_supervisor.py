@@ -14,6 +14,7 @@ from pyinit import signals
 from pyinit.drain import Drain
 from pyinit.loop import Timer
 from pyinit.personalities import NATIVE
+from pyinit.services.mode import ServicesMode
 from pyinit.services.readiness import Probe
 from pyinit.services.service import Service
 from pyinit.services.spec import ServiceSpec
@@ -68,9 +69,14 @@ def supervisor(**depends: str) -> tuple[Supervisor, Frame, Launcher]:
         specs[name].restart = "no"
     made = Supervisor(Settings(NATIVE), specs)
     frame, launcher = Frame(), Launcher(made)
-    made._frame, made._launcher = frame, launcher  # type: ignore[assignment]
-    made._drain = Drain(frame.loop, 0, made.stop_now)  # type: ignore[arg-type]  # no --stop-delay
+    drain = Drain(frame.loop, 0, ServicesMode(made).stop_now)  # type: ignore[arg-type]  # no --stop-delay
+    made.attach(frame, launcher, drain, None)  # type: ignore[arg-type]
     return made, frame, launcher
+
+
+def stop_request(s: Supervisor, sig: int = signals.SIGTERM) -> None:
+    """TERM, INT or QUIT as the frame hands it to the services' mode."""
+    ServicesMode(s).stop_requested(sig)
 
 
 def exit_of(s: Supervisor, name: str, status: int = EXIT_0) -> None:
@@ -87,7 +93,7 @@ def test_dependencies_start_first_and_a_shutdown_stops_dependents_first() -> Non
     s, frame, launcher = supervisor(web="db", db="", worker="web", cron="")
     s.schedule()
     assert launcher.launched == ["db", "web", "worker", "cron"]
-    s.stop_requested(signals.SIGTERM)
+    stop_request(s)
     # worker and cron have nothing depending on them; web waits for worker, db for web.
     assert states(s) == {"db": "ready", "web": "ready", "worker": "stopping", "cron": "stopping"}
     exit_of(s, "worker")
@@ -103,7 +109,7 @@ def test_dependencies_start_first_and_a_shutdown_stops_dependents_first() -> Non
 def test_a_stop_whose_grace_runs_out_kills_and_the_next_one_begins() -> None:
     s, frame, _ = supervisor(db="", web="db")
     s.schedule()
-    s.stop_requested(signals.SIGTERM)
+    stop_request(s)
     (grace,) = frame.loop.timers
     assert grace.when == 10.0  # web's stop_grace
     s.services["web"].pid = None  # the leader is gone, the rest of its group (as far as we know) not
@@ -146,7 +152,7 @@ def test_a_critical_service_ends_everything_with_its_status() -> None:
     s.schedule()
     exit_of(s, "main", 7 << 8)
     assert s.stopping and states(s)["side"] == "stopping"
-    s.stop_requested(signals.SIGTERM)  # Ctrl-C during that stop: no more grace (a SIGKILL, to no one here)
+    stop_request(s)  # Ctrl-C during that stop: no more grace (a SIGKILL, to no one here)
     exit_of(s, "side")
     assert frame.ended == 1 and s.exit_code() == 7
 

@@ -2,13 +2,15 @@
 
 The rooms, in the order a run goes through them::
 
-    config    the TOML file or Procfile -> ServiceSpec records (spec), every problem reported at once;
+    config    the TOML file or Procfile -> ServiceSpec records (spec, values), every problem reported at once;
               env_file and ${VAR} (envfile), instances = N (instances)
     graph     start order, dependents, cycles, which waiting services are blocked
-    supervisor  the mode the PID-1 frame runs: start in order, stop in reverse, shut down
+    mode      what the PID-1 frame's calls mean for the services: drain, stop, hurry, forward, report
+    supervisor  the orchestration: start in order, restart, stop in reverse, shut down
     service   one service's state machine; every change is one logged event
     policy    restart or give up, as a pure function of the spec, the history, the exit and the time
     launch    starting a process: readiness probe (readiness), prefixed output (output), spawn
+    report    what the termination message says of the run
     api       the control socket's requests (status, ready, start, stop, restart, signal, logs, reload, scale)
     vitals    a ready service's health: checks (health, checks) and the systemd watchdog
     jobs      scheduled runs: cron times (schedule) as loop timers
@@ -29,6 +31,7 @@ def main(settings: Settings) -> int:
 
     from pyinit.init import Frame
     from pyinit.services.config import ConfigError, load
+    from pyinit.services.mode import ServicesMode
     from pyinit.services.supervisor import Supervisor
 
     path = settings.config or settings.procfile
@@ -39,4 +42,4 @@ def main(settings: Settings) -> int:
         for problem in exc.problems:
             sys.stderr.write(f"pyinit: {problem}\n")
         return 2
-    return Frame(settings).run(Supervisor(settings, specs))
+    return Frame(settings).run(ServicesMode(Supervisor(settings, specs)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from pyinit import signals, sink
+from pyinit import log, signals
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class Api:
         if command == "status":
             now = time.monotonic()
             statuses = [s.status(now) for s in services.values()]
-            respond({"ok": True, "services": statuses, "log_dropped_lines": sink.dropped("pyinit")})
+            respond({"ok": True, "services": statuses, "log_dropped_lines": log.dropped_lines()})
             return
         if command == "ready":
             # A scheduled job is not something to wait for: it runs at its times.

@@ -19,10 +19,33 @@ MAX_INSTANCES = 1000
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Callable
+    from typing import Any, Protocol
 
+    from pyinit.services.launch import Launcher
     from pyinit.services.spec import ServiceSpec
-    from pyinit.services.supervisor import Supervisor
+    from pyinit.settings import Settings
+
+    class Supervisor(Protocol):
+        """What reload and scale need of the supervisor (pyinit.services.supervisor)."""
+
+        settings: Settings
+        specs: dict[str, ServiceSpec]
+        templates: dict[str, ServiceSpec]
+        counts: dict[str, int]
+        services: dict[str, Service]
+        order: list[str]
+        dependents: dict[str, list[str]]
+        stopping: bool
+
+        @property
+        def launcher(self) -> Launcher: ...
+
+        def add_job(self, service: Service) -> None: ...
+
+        def stop(self, service: Service, then: Callable[[], None] | None = None) -> None: ...
+
+        def schedule(self) -> None: ...
 
 
 def apply(supervisor: Supervisor, templates: dict[str, ServiceSpec], counts: dict[str, int]) -> Diff:

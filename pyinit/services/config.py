@@ -11,10 +11,8 @@ from __future__ import annotations
 import os
 import re
 
-from pyinit import signals
-from pyinit.durations import parse_duration
-from pyinit.services import daytwo, graph
-from pyinit.services.spec import ON_DEPENDENCY_FAILURE, OUTPUTS, READY_KINDS, RESTART_POLICIES, Ready, ServiceSpec
+from pyinit.services import daytwo, graph, values
+from pyinit.services.spec import ON_DEPENDENCY_FAILURE, OUTPUTS, RESTART_POLICIES, ServiceSpec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -86,191 +84,33 @@ class _Problems:
 # -- value conversion -------------------------------------------------------------
 
 
-def _duration(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError("expected a duration (seconds, or a string like '500ms', '5s', '2m')")
-    if isinstance(value, (int, float)):
-        return parse_duration(str(value))  # one rule for numbers and strings: no negative, nan or inf
-    if isinstance(value, str):
-        return parse_duration(value)
-    raise ValueError("expected a duration (seconds, or a string like '500ms', '5s', '2m')")
-
-
-def _command(value: Any) -> list[str]:
-    if isinstance(value, str):
-        import shlex
-
-        words = shlex.split(value)
-    elif isinstance(value, list) and all(isinstance(word, str) for word in value):
-        words = list(value)
-    else:
-        raise ValueError("expected a string or a list of strings")
-    if not words:
-        raise ValueError("empty command")
-    return words
-
-
-def _signal(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValueError("expected a signal name or number")
-    return signals.parse(str(value))
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, not {type(value).__name__}")
-    return value
-
-
-def _directory(value: Any) -> str:
-    # Checked now: a chdir failing in the forked child could only be reported as a failed exec.
-    # With {instance}, each instance's directory is checked once the count is known.
-    if "{instance}" not in _string(value) and not os.path.isdir(value):
-        raise ValueError(f"no such directory: {value!r}")
-    return str(value)
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, not {value!r}")
-    return value
-
-
-def _count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"expected a whole number >= 0, not {value!r}")
-    return value
-
-
-def _choice(choices: tuple[str, ...]) -> Any:
-    def convert(value: Any) -> str:
-        if value is False and "no" in choices:
-            return "no"
-        if value not in choices:
-            raise ValueError(f"invalid value {value!r} (one of: {', '.join(choices)})")
-        return str(value)
-
-    return convert
-
-
-def _env(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise ValueError('expected a table of NAME = "value"')
-    env = {}
-    for key, item in value.items():
-        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            raise ValueError(f"{key}: expected a string")
-        env[key] = str(item)
-    return env
-
-
-def _depends(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return list(value)
-    raise ValueError("expected a list of service names")
-
-
-def _user(value: Any) -> tuple[int, int, list[int], dict[str, str]]:
-    import pwd
-
-    try:
-        entry = pwd.getpwuid(value) if isinstance(value, int) and not isinstance(value, bool) else None
-        if entry is None:
-            entry = pwd.getpwnam(_string(value))
-    except KeyError:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value, value, [], {}
-        raise ValueError(f"unknown user: {value!r}") from None
-    # As su-exec, gosu and systemd: the program must not look for its files in root's home.
-    user_env = {"HOME": entry.pw_dir, "USER": entry.pw_name, "LOGNAME": entry.pw_name}
-    return entry.pw_uid, entry.pw_gid, os.getgrouplist(entry.pw_name, entry.pw_gid), user_env
-
-
-def _group(value: Any) -> int:
-    import grp
-
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    try:
-        return grp.getgrnam(_string(value)).gr_gid
-    except KeyError:
-        raise ValueError(f"unknown group: {value!r}") from None
-
-
-def _ready(value: Any) -> Ready:
-    ready = Ready()
-    if value == "notify":
-        ready.kind = "notify"
-        return ready
-    if not isinstance(value, dict):
-        raise ValueError('expected a table with one of: command, tcp, fd, notify, log (or the string "notify")')
-    kinds = [kind for kind in READY_KINDS if kind in value]
-    unknown = sorted(set(value) - {*READY_KINDS, "interval", "timeout"})
-    if unknown:
-        raise ValueError(f"unknown key {unknown[0]!r} (known: {', '.join((*READY_KINDS, 'interval', 'timeout'))})")
-    if len(kinds) != 1:
-        raise ValueError("needs exactly one of: command, tcp, fd, notify, log")
-    ready.kind = kind = kinds[0]
-    item = value[kind]
-    if kind == "command":
-        ready.command = _command(item)
-    elif kind == "tcp":
-        from pyinit.services.checks import parse_address
-
-        try:
-            ready.host, ready.port = parse_address(item)
-        except ValueError as exc:
-            raise ValueError(f"tcp: {exc}") from None
-    elif kind == "log":
-        ready.pattern = daytwo.pattern(item)
-    elif kind == "fd":
-        if isinstance(item, bool) or not isinstance(item, int) or not 3 <= item <= 1023:
-            raise ValueError(f"fd: expected a descriptor number from 3 to 1023, not {item!r}")
-        ready.fd = item
-    elif item is not True:
-        raise ValueError("notify: expected true")
-    if "interval" in value:
-        ready.interval = max(_duration(value["interval"]), 0.01)
-    if "timeout" in value:
-        ready.timeout = _duration(value["timeout"])
-    return ready
-
-
-def _oom_score_adj(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not -1000 <= value <= 1000:
-        raise ValueError(f"expected a whole number from -1000 to 1000, not {value!r}")
-    return value
-
-
 # key -> (converter, attribute)
 FIELDS: dict[str, tuple[Any, str]] = {
-    "command": (_command, "command"),
-    "env": (_env, "env"),
-    "cwd": (_directory, "cwd"),
-    "user": (_user, ""),
-    "group": (_group, "gid"),
-    "restart": (_choice(RESTART_POLICIES), "restart"),
-    "backoff_initial": (_duration, "backoff_initial"),
-    "backoff_max": (_duration, "backoff_max"),
-    "backoff_reset": (_duration, "backoff_reset"),
-    "start_limit": (_count, "start_limit"),
-    "start_limit_window": (_duration, "start_limit_window"),
-    "stop_signal": (_signal, "stop_signal"),
-    "stop_grace": (_duration, "stop_grace"),
-    "depends_on": (_depends, "depends_on"),
-    "ready": (_ready, "ready"),
-    "critical": (_bool, "critical"),
-    "output": (_choice(OUTPUTS), "output"),
+    "command": (values.command, "command"),
+    "env": (values.env, "env"),
+    "cwd": (values.directory, "cwd"),
+    "user": (values.user, ""),
+    "group": (values.group, "gid"),
+    "restart": (values.choice(RESTART_POLICIES), "restart"),
+    "backoff_initial": (values.duration, "backoff_initial"),
+    "backoff_max": (values.duration, "backoff_max"),
+    "backoff_reset": (values.duration, "backoff_reset"),
+    "start_limit": (values.count, "start_limit"),
+    "start_limit_window": (values.duration, "start_limit_window"),
+    "stop_signal": (values.signal, "stop_signal"),
+    "stop_grace": (values.duration, "stop_grace"),
+    "depends_on": (values.depends, "depends_on"),
+    "ready": (values.ready, "ready"),
+    "critical": (values.boolean, "critical"),
+    "output": (values.choice(OUTPUTS), "output"),
     "env_file": (daytwo.paths, "env_file"),
     "health": (daytwo.health, "health"),
     "watchdog": (daytwo.positive_duration, "watchdog"),
     "log_buffer": (daytwo.size, "log_buffer"),
-    "instances": (_count, "instances"),
+    "instances": (values.count, "instances"),
     "schedule": (daytwo.schedule, "schedule"),
-    "on_dependency_failure": (_choice(ON_DEPENDENCY_FAILURE), "on_dependency_failure"),
-    "oom_score_adj": (_oom_score_adj, "oom_score_adj"),
+    "on_dependency_failure": (values.choice(ON_DEPENDENCY_FAILURE), "on_dependency_failure"),
+    "oom_score_adj": (values.oom_score_adj, "oom_score_adj"),
 }
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 
+from pyinit.services import values
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Protocol
@@ -22,19 +24,6 @@ if TYPE_CHECKING:
         def add(self, name: str | None, key: str | None, message: str, line_key: str | None = None) -> None: ...
 
 
-def pattern(value: Any) -> str:
-    """``ready = { log = "REGEX" }``."""
-    import re
-
-    if not isinstance(value, str):
-        raise ValueError(f"log: expected a regular expression, not {value!r}")
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"log: invalid regular expression {value!r}: {exc}") from None
-    return value
-
-
 def paths(value: Any) -> list[str]:
     # Checked, expanded and read before this, by envfile.expand_service.
     return [value] if isinstance(value, str) else list(value)
@@ -42,15 +31,12 @@ def paths(value: Any) -> list[str]:
 
 def health(value: Any) -> Health:
     from pyinit.services.checks import parse_health
-    from pyinit.services.config import _command, _duration
 
-    return parse_health(value, _duration, _command)
+    return parse_health(value, values.duration, values.command)
 
 
 def positive_duration(value: Any) -> float:
-    from pyinit.services.config import _duration
-
-    seconds = _duration(value)
+    seconds = values.duration(value)
     if seconds <= 0:
         raise ValueError("must be more than 0")
     return seconds

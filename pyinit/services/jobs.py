@@ -17,11 +17,24 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
-    from typing import Any
+    from typing import Any, Protocol
 
     from pyinit.loop import Loop
     from pyinit.services.schedule import Clock, Timetable
-    from pyinit.services.service import Service
+    from pyinit.services.spec import ServiceSpec
+
+    class Service(Protocol):
+        """What a job needs of its service (pyinit.services.service.Service)."""
+
+        name: str
+        spec: ServiceSpec
+        last_exit: str | None
+        job: Job | None
+
+        @property
+        def running(self) -> bool: ...
+
+        def wait_for_schedule(self) -> None: ...
 
 
 class Job:
@@ -77,3 +90,36 @@ class Job:
             "next_run": self.next_run(),
             "last_duration": None if self.duration is None else round(self.duration, 3),
         }
+
+
+class JobBoard:
+    """Every scheduled job's timetable, on one clock made when the first job needs it.
+
+    ``run(service)`` starts a run if the supervisor allows it (not stopping, its
+    dependencies ready) and says whether it did.
+    """
+
+    def __init__(self, loop: Loop, run: Callable[[Any], bool]) -> None:  # Any: the supervisor's own Service
+        self.loop, self.run = loop, run
+        self.clock: Clock | None = None
+
+    def add(self, service: Service) -> None:
+        """A service with a ``schedule`` waits for its times instead of starting now."""
+        if service.spec.schedule is None:
+            return
+        if self.clock is None:
+            import os
+
+            from pyinit.services import schedule
+
+            self.clock = schedule.clock(os.environ)
+        service.job = Job(service, self.loop, self.clock, self.run)
+        service.job.start()
+        service.wait_for_schedule()
+
+    @staticmethod
+    def run_now(job: Job) -> None:
+        """``ctl start`` of a job: run it now, and keep to its timetable."""
+        if job.timetable.next is None:
+            job.start()
+        job.run_now()

@@ -232,10 +232,13 @@ class Service:
         spec = self.spec
         self.cancel_probe()
         self._to("stopping", "service stopping", signal=signals.name(spec.stop_signal), grace=spec.stop_grace)
-        self.kill(spec.stop_signal)
-        if spec.stop_signal not in (signals.SIGKILL, signals.SIGCONT):
-            self.kill(signals.SIGCONT)  # a stopped process must run to hear it
+        self.send_stop_signal()
         return True
+
+    def send_stop_signal(self) -> None:
+        self.kill(self.spec.stop_signal)
+        if self.spec.stop_signal not in (signals.SIGKILL, signals.SIGCONT):
+            self.kill(signals.SIGCONT)  # a stopped process must run to hear it
 
     def grace_over(self) -> bool:
         """The stop grace ran out: SIGKILL. ``True`` when that finished the stop."""

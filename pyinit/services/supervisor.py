@@ -27,14 +27,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from pyinit.control import Server
     from pyinit.drain import Drain
     from pyinit.init import Frame
+    from pyinit.services.jobs import JobBoard
     from pyinit.services.launch import Launcher
-    from pyinit.services.schedule import Clock
     from pyinit.services.spec import ServiceSpec
     from pyinit.settings import Settings
-    from pyinit.summary import Report
 
 
 class Supervisor:
@@ -48,12 +46,11 @@ class Supervisor:
         self.order = graph.start_order(self.specs)
         self.services = {name: Service(self.specs[name]) for name in self.order}
         self.dependents = graph.dependents(self.specs)
-        self.clock: Clock | None = None  # for schedules, made when the first job needs it
+        self._jobs: JobBoard | None = None
         self.stopping = False
         self.exit_status = 0
         self._frame: Frame | None = None
         self._launcher: Launcher | None = None
-        self.control: Server | None = None
         self._drain: Drain | None = None
         self.oom: oom.OomCounter | None = None
         self.reason = ""  # why the services are stopping
@@ -70,26 +67,21 @@ class Supervisor:
         return self._drain
 
     @property
+    def jobs(self) -> JobBoard:
+        if self._jobs is None:
+            from pyinit.services.jobs import JobBoard
+
+            self._jobs = JobBoard(self.frame.loop, self.run_job)
+        return self._jobs
+
+    @property
     def launcher(self) -> Launcher:
         assert self._launcher is not None, "started by the frame"
         return self._launcher
 
-    # -- the Mode protocol ------------------------------------------------------
-    def start(self, frame: Frame) -> None:
-        from pyinit.drain import Drain
-        from pyinit.services.launch import Launcher
-
-        self._frame = frame
-        json_lines = self.settings.log_format == "json"
-        self._launcher = Launcher(frame.loop, frame.reaper, self.order, self.on_ready, self.on_exit, json_lines)
-        self.oom = oom.OomCounter()
-        self._drain = Drain(frame.loop, self.settings.stop_delay, self.stop_now)
-        self._drain.running()
-        frame.reaper.on_orphan = self.on_orphan
-        self.open_control()
-        for service in self.services.values():
-            self.add_job(service)
-        self.schedule()
+    def attach(self, frame: Frame, launcher: Launcher, drain: Drain, oom_counter: oom.OomCounter) -> None:
+        """What the run gives the orchestration (pyinit.services.mode makes them in ``start``)."""
+        self._frame, self._launcher, self._drain, self.oom = frame, launcher, drain, oom_counter
 
     def after_reap(self) -> None:
         """Finish the stops that were waiting for the rest of a service's process group."""
@@ -97,78 +89,22 @@ class Supervisor:
             if service.state == "stopping" and service.pid is None and not service.group_alive():
                 self.stopped(service)
 
-    def forward(self, sig: int) -> None:
-        """HUP, USR1, WINCH, ... are for every running service, after --rewrite."""
-        if sig in signals.JOB_CONTROL:
-            return  # they concern pyinit's own terminal, and services are not jobs of it
-        target = signals.rewrite(sig, self.settings.rewrite)
-        if target == 0:
-            return
+    def signal_all(self, sig: int) -> None:
         for service in self.services.values():
             if service.pid is not None:
-                service.kill(target)
-
-    def stop_requested(self, sig: int) -> None:
-        if self.stopping:  # already stopping (a critical service ended): do not wait any longer
-            self.hurry(sig)
-        else:  # not ready at once; the stop after --stop-delay (pyinit/drain.py)
-            self.drain.stop_request(sig)
-
-    def stop_now(self, sig: int) -> None:
-        """A stop request the drain let through."""
-        self.shutdown(f"stop request ({signals.name(sig)})")
-
-    def hurry(self, sig: int) -> None:
-        """A second stop request (Ctrl-C twice): no more grace for the services."""
-        if not self.stopping:  # still draining: it waits for the drain like the first
-            self.drain.stop_request(sig)
-            return
-        running = [s for s in self.services.values() if s.running]
-        if running:
-            log.warning("stop requested again; killing the services now", signal=signals.name(sig))
-        for service in running:
-            service.kill(signals.SIGKILL)
+                service.kill(sig)
 
     def exit_code(self) -> int:
         return 0 if self.exit_status in self.settings.expect_exit else self.exit_status
 
-    def report(self, code: int) -> Report:
-        """For the termination message: the critical service's end, else why everything stopped
-        (with the failed services); the last stderr lines of the one to blame, when relayed."""
-        from pyinit.summary import Report
-
-        failed = [s for s in self.services.values() if s.state == "failed"]
-        blamed = self.critical or (failed[0] if failed else None)
-        tail = [e.line for e in blamed.ring.tail() if e.stream == "stderr"] if blamed and blamed.ring else []
-        killed = [f"service {s.name}" for s in self.services.values() if s.sigkilled]  # its stop_grace ran out
-        if self.critical is not None:
-            cause = f"critical service {self.critical.name} ended ({self.critical.last_exit})"
-            return Report(code, cause, self.critical.oom_killed, killed, tail, self.critical.name)
-        cause = self.reason or "the services have ended"
-        if failed:
-            cause += "; failed: " + ", ".join(f"{s.name} ({s.last_exit})" for s in failed)
-        return Report(code, cause, None, killed, tail, blamed.name if blamed else "")
-
     def close(self) -> None:
         if self._drain is not None:
             self._drain.ended()
-        if self.control is not None:
-            self.control.close()
         for service in self.services.values():
             for output in service.outputs:
                 output.close()
         if self._launcher is not None:
             self._launcher.close()
-
-    def open_control(self) -> None:
-        from pyinit import control
-        from pyinit.services.api import Api
-
-        path = self.settings.control_socket
-        try:
-            self.control = control.Server(self.frame.loop, path, Api(self).handle)
-        except OSError as exc:
-            log.warning("control socket unavailable", path=path, error=exc.strerror or str(exc))
 
     # -- starting ---------------------------------------------------------------
     def schedule(self) -> None:
@@ -199,9 +135,7 @@ class Supervisor:
         if service.state != "ready" or service.pid is None or self.stopping:
             return
         service.unhealthy = True
-        service.kill(service.spec.stop_signal)
-        if service.spec.stop_signal not in (signals.SIGKILL, signals.SIGCONT):
-            service.kill(signals.SIGCONT)
+        service.send_stop_signal()
         service.cancel_timer()
         service.timer = self.frame.loop.call_later(service.spec.stop_grace, lambda: service.kill(signals.SIGKILL))
 
@@ -216,22 +150,9 @@ class Supervisor:
 
         return changes.scale(self, name, count)
 
-    # -- scheduled jobs ---------------------------------------------------------
+    # -- scheduled jobs (pyinit.services.jobs) ------------------------------------
     def add_job(self, service: Service) -> None:
-        """A service with a ``schedule`` waits for its times instead of starting now."""
-        if service.spec.schedule is None:
-            return
-        from pyinit.services.jobs import Job
-
-        if self.clock is None:
-            import os
-
-            from pyinit.services import schedule
-
-            self.clock = schedule.clock(os.environ)
-        service.job = Job(service, self.frame.loop, self.clock, self.run_job)
-        service.job.start()
-        service.wait_for_schedule()
+        self.jobs.add(service)
 
     def run_job(self, service: Service) -> bool:
         if self.stopping or not all(self.services[dep].satisfies_dependents() for dep in service.spec.depends_on):
@@ -244,10 +165,8 @@ class Supervisor:
         """``ctl start``: a fresh back-off and start limit, then start as soon as its dependencies allow."""
         if service.running:
             return
-        if service.job is not None:  # a scheduled job: run it now, and keep to its timetable
-            if service.job.timetable.next is None:
-                service.job.start()
-            service.job.run_now()
+        if service.job is not None:
+            self.jobs.run_now(service.job)
             return
         service.reset()
         self.schedule()
@@ -275,11 +194,6 @@ class Supervisor:
             service.timer = self.frame.loop.call_later(service.backoff, lambda: self.restart_due(service))
         elif outcome == "ended":
             self.ended(service)
-
-    def on_orphan(self, pid: int, status: int) -> None:
-        """An orphan's SIGKILL death claims the OOM kill it explains (not a service's later one)."""
-        if self.oom is not None and not self.frame.ending and oom.killed_by_sigkill(status) and self.oom.verdict():
-            log.warning("orphan killed by the OOM killer", pid=pid, oom_killed=True)
 
     def ended(self, service: Service) -> None:
         """The service is over for good (no restart coming)."""
