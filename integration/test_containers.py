@@ -61,9 +61,11 @@ class Runtime:
         self.made.append((kind, name))
         return name
 
-    def __call__(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, check: bool = True, timeout: float = 60, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [self.exe, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+            [self.exe, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd
         )
         if check and result.returncode != 0:
             raise AssertionError(f"{self.name} {' '.join(args)}: exit {result.returncode}\n{result.stderr}")
@@ -408,7 +410,9 @@ def play(rt: Runtime, tmp_path: Path, example: str) -> tuple[str, str, Path]:
     original = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("  name:"))
     spec = tmp_path / example
     spec.write_text(text.replace("localhost/pyinit:dev", rt.image).replace(f"name: {original}\n", f"name: {pod}\n"))
-    rt("kube", "play", "--network", "none", str(spec))
+    # In tmp_path: podman 4.3's kube play of a pod with a memory limit leaves an empty
+    # file named "oom" in its working directory.
+    rt("kube", "play", "--network", "none", str(spec), cwd=tmp_path)
     return pod, f"{pod}-app", spec
 
 
