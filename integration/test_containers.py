@@ -61,9 +61,11 @@ class Runtime:
         self.made.append((kind, name))
         return name
 
-    def __call__(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, check: bool = True, timeout: float = 60, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [self.exe, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+            [self.exe, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd
         )
         if check and result.returncode != 0:
             raise AssertionError(f"{self.name} {' '.join(args)}: exit {result.returncode}\n{result.stderr}")
@@ -408,7 +410,9 @@ def play(rt: Runtime, tmp_path: Path, example: str) -> tuple[str, str, Path]:
     original = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("  name:"))
     spec = tmp_path / example
     spec.write_text(text.replace("localhost/pyinit:dev", rt.image).replace(f"name: {original}\n", f"name: {pod}\n"))
-    rt("kube", "play", "--network", "none", str(spec))
+    # In tmp_path: podman 4.3's kube play of a pod with a memory limit leaves an empty
+    # file named "oom" in its working directory.
+    rt("kube", "play", "--network", "none", str(spec), cwd=tmp_path)
     return pod, f"{pod}-app", spec
 
 
@@ -482,13 +486,12 @@ def test_read_only_non_root_with_a_termination_log(rt: Runtime, out: Path) -> No
 @pytest.mark.parametrize("engine", ["podman"], indirect=True)
 def test_kubernetes_termination_message_example(rt: Runtime, tmp_path: Path) -> None:
     """The app outgrows the pod's 64 MiB limit: the OOM killer takes it, not pyinit, which
-    says so (podman mounts no /dev/termination-log: the log carries the same summary)."""
+    says so (podman mounts no /dev/termination-log: the log carries the verdict)."""
     _, app, spec = play(rt, tmp_path, "termination-message.yaml")
     wait_for(lambda: rt("inspect", "-f", "{{.State.Status}}", app).stdout.strip() == "exited", timeout=60)
     assert exit_code(rt, app) == 137
     logged = rt("logs", app).stderr + rt("logs", app).stdout
-    assert "exit summary" in logged and "oom_killed=true: the kernel's OOM killer ended it" in logged
-    assert "was killed by SIGKILL" in logged
+    assert "child exited" in logged and "oom_killed=True" in logged and "signal=SIGKILL" in logged
     rt("kube", "down", str(spec), timeout=RUNTIME_TIMEOUT + 30)
 
 

@@ -236,7 +236,8 @@ def test_termination_message_of_the_services_mode(tmp_path: Path, pyinit: type[P
 # -- OOM attribution in a real memory cgroup --------------------------------------------
 
 LIMIT = 64 << 20
-HOG = ["python3", "-c", "b = bytearray(512 << 20)"]  # touches every page: far over the limit
+# Touches every page, far over the limit; after pyinit's first reading of the counter (20 ms in).
+HOG = ["python3", "-c", "import time; time.sleep(0.2); b = bytearray(512 << 20)"]
 
 
 @pytest.fixture
@@ -279,8 +280,9 @@ def test_an_oom_killed_child_is_named_and_pyinit_survives(
     code, err = pyinit(where, args, prefix=inside(memory_cgroup)).wait(60)
     assert code == 137, err
     found = events(err)
-    assert found["child exited"]["signal"] == "SIGKILL" and found["child exited"]["oom_killed"] is True
-    assert found["exit summary"]["oom_killed"] is True and found["exit summary"]["level"] == "warning"
+    exited = found["child exited"]
+    assert exited["signal"] == "SIGKILL" and exited["oom_killed"] is True and exited["level"] == "warning"
+    assert found["exit summary"]["oom_killed"] is True
     # pyinit itself was spared (it wrote its message), and the kernel counted the kill
     lines = message.read_text().splitlines()
     assert lines[0].endswith(": python3) was killed by SIGKILL")
@@ -294,8 +296,8 @@ def test_a_sigkill_that_is_no_oom_kill_says_so(
     where: str, tmp_path: Path, memory_cgroup: Path, pyinit: type[Pyinit]
 ) -> None:
     message = tmp_path / "termination-log"
-    # After the loop's first turn, where the counter's first reading is taken (a child
-    # gone sooner gets no verdict at all: there is no reading from before its death).
+    # After the counter's first reading, 20 ms in (a child gone sooner gets no verdict at
+    # all: there is no reading from before its death).
     args = ["--log-format", "json", "-v", "--termination-log", str(message), "--", "sh", "-c", "sleep 0.3; kill -9 $$"]
     code, err = pyinit(where, args, prefix=inside(memory_cgroup)).wait()
     assert code == 137, err

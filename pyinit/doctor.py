@@ -14,6 +14,7 @@ import os
 import sys
 
 from pyinit import cgroup
+from pyinit.settings import DEFAULT_TERMINATION_LOG
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -213,7 +214,7 @@ def termination_log(found: Findings, settings: Settings) -> None:
         if settings.termination_log == "":
             found.add(INFO, "termination", "no termination message (--termination-log '')")
         else:
-            found.add(INFO, "termination", f"{summary.DEFAULT_PATH} absent (not Kubernetes): no termination message")
+            found.add(INFO, "termination", f"{DEFAULT_TERMINATION_LOG} absent (not Kubernetes): no termination message")
         return
     exists = os.path.exists(path)
     writable = os.access(path if exists else os.path.dirname(path) or ".", os.W_OK)

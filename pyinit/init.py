@@ -24,6 +24,7 @@ import os
 
 from pyinit import log, signals
 from pyinit.reaper import Reaper
+from pyinit.settings import DEFAULT_TERMINATION_LOG
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -170,7 +171,9 @@ class Frame:
         finally:
             mode.close()
         code = mode.exit_code()
-        from pyinit import summary
+        setting = self.settings.termination_log
+        if log.enabled(log.INFO) or setting or (setting is None and os.path.exists(DEFAULT_TERMINATION_LOG)):
+            from pyinit import summary  # only when someone will read it: it is on the way out
 
-        summary.publish(lambda: mode.report(code), self.teardown, self.settings.termination_log)
+            summary.publish(lambda: mode.report(code), self.teardown, setting)
         return code

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     LogFormat = Literal["console", "json"]
 
 DEFAULT_CONTROL_SOCKET = "/run/pyinit.sock"
+DEFAULT_TERMINATION_LOG = "/dev/termination-log"  # a kubelet mounts it in every container
 
 
 class Settings:

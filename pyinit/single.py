@@ -23,6 +23,12 @@ if TYPE_CHECKING:
     from pyinit.summary import Report
 
 
+# The control socket, the drain and the OOM counter's first reading wait this long after
+# the spawn (or for a stop request): a command that is over by then never pays for them
+# (about 1.5 ms of imports and system calls), and no probe is that quick.
+SERVE_AFTER = 0.02
+
+
 class SingleChild:
     """The mode: state the frame's events need about the one child."""
 
@@ -76,7 +82,7 @@ class SingleChild:
             sys.stderr.write(f"{self.failure}\n")
         else:
             log.info("spawned", pid=self.child, command=settings.command)
-            frame.loop.call_later(0, self.serve)  # after the first reap: a quick child never pays for it
+            frame.loop.call_later(SERVE_AFTER, self.serve)
         self.terminal = terminal.Terminal(tty if settings.isolation == spawn.PGROUP else None, self.child)
         frame.reaper.watch(self.child, self.on_child_exit)
         frame.reaper.on_orphan = self.on_orphan
@@ -164,7 +170,7 @@ class SingleChild:
 
         self.status = status
         verdict = self.control.child_exited(status) if self.control is not None else {}
-        log.info("child exited", pid=pid, **describe(status), **verdict)
+        log.emit(log.WARNING if verdict else log.INFO, "child exited", pid=pid, **describe(status), **verdict)
         # As tini with --grace 0: the kernel kills the rest of a namespace with us.
         self.frame.end(teardown=self.settings.grace > 0)
 

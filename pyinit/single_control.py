@@ -1,9 +1,9 @@
 """Single-child mode on a container platform: readiness, the drain, the control socket,
 the OOM verdict, and what the termination message says.
 
-Nothing here is on the start-up path: single.py makes it on the loop's first
-turn if the child still runs then (a child that is over by then never pays for
-it), or at a stop request that comes sooner. The OOM counter's first reading
+Nothing here is on the start-up path: single.py makes it SERVE_AFTER (20 ms)
+after the spawn if the child still runs then (a child that is over by then never
+pays for it), or at a stop request that comes sooner. The OOM counter's first reading
 is taken then, and the control socket opened; a socket that cannot be made is
 logged and the run goes on without it. ``ctl ready`` is true while the child
 runs and no drain has begun.

@@ -6,7 +6,8 @@ and the pod's status; it keeps at most 4096 bytes. So the summary is plain text,
 the most important line first, and whatever does not fit is cut from the end,
 except the output tail, of which the newest lines are kept.
 
-The same text is logged as the ``exit summary`` event.
+The same text is logged as the ``exit summary`` event (info level: the OOM verdict
+itself is a warning in the exit event of whoever died).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 
 from pyinit import log
+from pyinit.settings import DEFAULT_TERMINATION_LOG
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,7 +24,6 @@ if TYPE_CHECKING:
     from pyinit.teardown import Teardown
 
 LIMIT = 4096
-DEFAULT_PATH = "/dev/termination-log"
 TAIL_HEADING = "last stderr lines:"
 
 
@@ -120,8 +121,8 @@ def target(setting: str | None) -> str | None:
     (a kubelet mounts it in every container; elsewhere nothing is written)."""
     if setting is not None:
         return setting or None
-    if os.path.isfile(DEFAULT_PATH) and os.access(DEFAULT_PATH, os.W_OK):
-        return DEFAULT_PATH
+    if os.path.isfile(DEFAULT_TERMINATION_LOG) and os.access(DEFAULT_TERMINATION_LOG, os.W_OK):
+        return DEFAULT_TERMINATION_LOG
     return None
 
 
@@ -147,8 +148,7 @@ def publish(make: Callable[[], Report], teardown: Teardown | None, setting: str 
         if teardown is not None:
             report.killed += [f"pid {m.pid} ({m.command})" for m in teardown.killed]
         message = text(report)
-        level = log.WARNING if report.oom_killed else log.INFO
-        log.emit(level, "exit summary", summary=message.rstrip("\n"), **report.fields())
+        log.info("exit summary", summary=message.rstrip("\n"), **report.fields())
         path = target(setting)
         if path is not None:
             write(path, message)

@@ -45,7 +45,7 @@ def test_a_huge_cause_is_cut_inside_the_line_on_a_character_boundary() -> None:
 
 
 def test_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(summary, "DEFAULT_PATH", str(tmp_path / "termination-log"))
+    monkeypatch.setattr(summary, "DEFAULT_TERMINATION_LOG", str(tmp_path / "termination-log"))
     assert summary.target(None) is None  # no such file: not on Kubernetes
     (tmp_path / "termination-log").touch()
     assert summary.target(None) == str(tmp_path / "termination-log")
