@@ -1104,6 +1104,7 @@ def main() -> int:
             json.dumps(
                 {
                     "machine": machine(),
+                    "date": time.strftime("%Y-%m-%d"),
                     "seed": seed,
                     "parameters": p,
                     "skipped": {s.name: s.missing for s in all_subjects if s.missing},
