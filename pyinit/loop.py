@@ -131,10 +131,10 @@ class Loop:
             data = os.read(self._sigfd, linux.SIGINFO_SIZE * SIGNAL_BATCH)
         except BlockingIOError:
             return
-        on_signal = self._on_signal
-        for sig, sender in linux.parse_siginfo(data):
+        on_signal, parse, size = self._on_signal, linux.parse_siginfo, linux.SIGINFO_SIZE
+        for start in range(0, len(data), size):
             try:  # _guard's work, inline: this runs for every signal of a storm
-                on_signal(sig, sender)
+                on_signal(*parse(data[start : start + size]))
             except Exception as exc:
                 log.error("internal error; carrying on", error=repr(exc))
         if self._dropped:

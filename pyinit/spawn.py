@@ -143,6 +143,16 @@ def spawn(
     return pid, None
 
 
+def spawn_quiet(argv: Sequence[str]) -> tuple[int, SpawnError | None]:
+    """:func:`spawn` with stdin, stdout and stderr on /dev/null, in a process group of its
+    own: a probe or a check, whose only answer is its exit status."""
+    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        return spawn(argv, PGROUP, fds={0: devnull, 1: devnull, 2: devnull})
+    finally:
+        os.close(devnull)
+
+
 def _become(
     argv: Sequence[str],
     isolation: Isolation,

@@ -132,14 +132,11 @@ class CommandAttempt(Attempt):
         self.pid: int | None = None
 
     def begin(self) -> None:
-        devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
-            pid, failure = spawn.spawn(self.argv, spawn.PGROUP, fds={0: devnull, 1: devnull, 2: devnull})
+            pid, failure = spawn.spawn_quiet(self.argv)
         except OSError as exc:
             self.finish(False, f"cannot run: {exc.strerror}")
             return
-        finally:
-            os.close(devnull)
         del failure  # a command that cannot run exits 126 or 127: that is the failed check
         self.pid = pid
         self.reaper.watch(pid, self.exited)

@@ -92,15 +92,12 @@ class CommandProbe(RetryingProbe):
         self.pid: int | None = None
 
     def attempt(self) -> None:
-        devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
-            pid, failure = spawn.spawn(self.argv, spawn.PGROUP, fds={0: devnull, 1: devnull, 2: devnull})
+            pid, failure = spawn.spawn_quiet(self.argv)
         except OSError as exc:
             log.warning("cannot run readiness probe", service=self.name, error=exc.strerror)
             self.try_later()
             return
-        finally:
-            os.close(devnull)
         if failure is not None:
             log.warning("readiness probe cannot run", service=self.name, error=str(failure))
         self.pid = pid
