@@ -458,3 +458,23 @@ def test_termination_message_names_a_service_killed_after_its_stop_grace(tmp_pat
         "pyinit exited with status 0: stop request (SIGTERM)",
         "SIGKILLed after the grace period: service stubborn",
     ]
+
+
+@WHERE
+def test_an_oom_killed_orphan_claims_its_kill(
+    where: str, tmp_path: Path, memory_cgroup: Path, pyinit: type[Pyinit]
+) -> None:
+    """A background job the child left behind is OOM-killed: pyinit reaps it as an orphan and
+    says so; the kill is its, so the child's later `kill -9` is no OOM kill."""
+    hog = " ".join(f"'{arg}'" for arg in HOG)
+    script = f"({hog} &); while [ ! -e {tmp_path}/go ]; do sleep 0.05; done; kill -9 $$"
+    args = ["--log-format", "json", "-v", "--termination-log", str(tmp_path / "message"), "--", "sh", "-c", script]
+    p = pyinit(where, args, prefix=inside(memory_cgroup))
+    counter = "memory.events" if (memory_cgroup / "memory.events").exists() else "memory.oom_control"
+    wait_for(lambda: cgroup.read_key(str(memory_cgroup / counter), "oom_kill") == 1, timeout=60)
+    (tmp_path / "go").touch()
+    code, err = p.wait(60)
+    assert code == 137, err
+    found = events(err)
+    assert found["orphan killed by the OOM killer"]["oom_killed"] is True
+    assert "oom_killed" not in found["child exited"] and found["exit summary"]["oom_killed"] is False

@@ -27,7 +27,8 @@ commands:
   stop NAME           stop a service (its stop signal, then SIGKILL after its grace)
   restart NAME        stop, then start
   signal NAME SIG     send SIG to the service's process group
-  ready               exit 0 only when every service is ready (an exec readiness probe)
+  ready               exit 0 only when every service is ready (an exec readiness probe;
+                      one command: while it runs and no drain has begun)
   wait-stop           start draining (as a stop request does: not ready at once),
                       return when the drain (--stop-delay) is over: a preStop hook
   logs NAME [-n LINES] [-f]

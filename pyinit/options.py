@@ -153,7 +153,8 @@ options:
       --grace DURATION   time left to the remaining processes after the child
                          exits, before SIGKILL (default 5s; 0 exits at once)
       --stop-signal SIG  signal that asks the remaining processes to stop (TERM)
-      --stop-delay DUR   wait this long before forwarding a stop request (0)
+      --stop-delay DUR   drain first: not ready at once, the stop request
+                         forwarded this much later (0)
       --pdeathsig SIG    receive SIG when pyinit's parent dies
       --config FILE      supervise the services of a TOML file
       --procfile FILE    supervise the processes of a Procfile (foreman/honcho)
