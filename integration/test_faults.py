@@ -8,6 +8,7 @@ children write, bytes that came out of pyinit's pipes.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import resource
@@ -18,6 +19,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import psutil
 import pytest
@@ -25,7 +27,18 @@ from support import PYINIT, Namespace, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
-STORM_SIGNALS = [signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP, *range(signal.SIGRTMIN, signal.SIGRTMIN + 6)]
+
+def _load_storm() -> ModuleType:
+    """scripts/storm.py (the storm and its child, shared with the measurement), loaded by path."""
+    path = Path(__file__).parent.parent / "scripts" / "storm.py"
+    spec = importlib.util.spec_from_file_location("storm", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+STORM = _load_storm()
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -252,39 +265,18 @@ output = "prefix"
 
 # -- signal storms -----------------------------------------------------------------------
 
-STORM_CHILD = r"""
-import os, signal, sys, time
-for sig in [signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP, *range(signal.SIGRTMIN, signal.SIGRTMIN + 6)]:
-    signal.signal(sig, signal.SIG_IGN)
-signal.signal(signal.SIGTERM, lambda *_: os._exit(3))
-open(sys.argv[1], "w").close()
-while True:
-    time.sleep(1000)
-"""
-
-
-def storm(pid: int, count: int) -> int:
-    """Send ``count`` signals of the storm's kinds to ``pid``; how many went before it was gone."""
-    kinds = STORM_SIGNALS
-    for i in range(count):
-        try:
-            os.kill(pid, kinds[i % len(kinds)])
-        except ProcessLookupError:
-            return i
-    return count
-
 
 def test_sigterm_ends_the_run_during_a_signal_storm(tmp_path: Path, namespace: type[Namespace]) -> None:
     """100k signals (real-time ones queue, each a record), then SIGTERM in the middle of the storm:
     pyinit exits with the child's status while the storm is still going."""
     ready = tmp_path / "ready"
     args = ["--grace", "30", "--control-socket", str(tmp_path / "ctl.sock")]
-    ns = namespace([*args, "--", sys.executable, "-c", STORM_CHILD, str(ready)])
+    ns = namespace([*args, "--", sys.executable, "-c", STORM.CHILD, str(ready)])
     wait_for(ready.exists)
-    assert storm(ns.init_pid, 100_000) == 100_000
+    assert STORM.storm(ns.init_pid, 100_000) == 100_000
     ns.kill(signal.SIGTERM)
     # The storm goes on (bounded); pyinit must be gone long before it ends.
-    sent = storm(ns.init_pid, 2_000_000)
+    sent = STORM.storm(ns.init_pid, 2_000_000)
     assert sent < 2_000_000
     assert ns.wait(10) == 3
 

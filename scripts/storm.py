@@ -17,6 +17,7 @@ import argparse
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -78,14 +79,17 @@ def main() -> int:
     args = parser.parse_args()
     pyinit = str(Path(sys.executable).with_name("pyinit"))
     inits = [name.split() for name in args.inits] or [[pyinit, "--grace", "30", "--"], ["tini", "--"]]
-    for init in inits:
-        if not shutil.which(init[0]):
-            print(f"{init[0]}: not installed, skipped")
-            continue
-        for _ in range(args.rounds):
+    inits = [init for init in inits if shutil.which(init[0]) or print(f"{init[0]}: not installed, skipped")]
+    times: dict[str, list[float]] = {os.path.basename(init[0]): [] for init in inits}
+    for _ in range(args.rounds):  # interleaved: a busy moment of the machine costs both alike
+        for init in inits:
             seconds, status, after = one_run(init, args.count)
             name = os.path.basename(init[0])
-            print(f"{name:8} storm {args.count} signals: SIGTERM -> exit {seconds:.3f}s (status {status}, {after} sent after)")
+            times[name].append(seconds)
+            took = f"SIGTERM -> exit {seconds:.3f}s (status {status}, {after} sent after)"
+            print(f"{name:8} storm {args.count} signals: {took}")
+    for name, values in times.items():
+        print(f"{name:8} median {statistics.median(values):.3f}s over {len(values)} runs")
     return 0
 
 
