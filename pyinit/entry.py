@@ -11,7 +11,6 @@ import sys
 
 from pyinit.cli import main
 
-
 # What a writer killed by SIGPIPE reports (128 + 13), as `yes | head` does.
 BROKEN_PIPE = 141
 
