@@ -32,8 +32,15 @@ import stat
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Protocol
 
-    from pyinit.loop import Loop
+    class Loop(Protocol):
+        """What a sink needs of pyinit.loop.Loop: to be told when its descriptor is writable."""
+
+        def add_writer(self, fd: int, callback: Callable[[], None]) -> None: ...
+
+        def remove_writer(self, fd: int) -> None: ...
+
 
 # Bytes a stream may hold back before pyinit drops lines: a few seconds of a busy
 # service's output, and a bounded cost (1 MiB per stream, two streams at most).
