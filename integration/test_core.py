@@ -292,3 +292,16 @@ def test_logs_are_quiet_by_default_and_json_on_request() -> None:
     assert "spawned" in names and "child exited" in names
     reaped = [event for event in events if event["event"] == "reaped"]
     assert reaped and reaped[0]["pid"] > 2 and reaped[0]["exit_code"] == 0
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("args", [["--help"], ["ctl", "--help"], ["--version"]])
+def test_output_to_a_closed_pipe_is_a_quiet_141(args: list[str]) -> None:
+    """`pyinit ctl --help | true`: the reader is gone before pyinit writes; no traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([PYINIT, *args], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=20)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, "")

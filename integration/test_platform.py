@@ -381,19 +381,20 @@ def test_a_stop_request_drains_first(where: str, tmp_path: Path, pyinit: type[Py
 
 
 @WHERE
-def test_wait_stop_drains_then_the_stop_is_forwarded_at_once(where: str, tmp_path: Path, pyinit: type[Pyinit]) -> None:
-    """A preStop hook: wait-stop takes the container out of the endpoints and returns after
-    --stop-delay; the kubelet's TERM that follows goes through without a second delay."""
+def test_wait_stop_without_a_pending_stop_returns_at_once(where: str, tmp_path: Path, pyinit: type[Pyinit]) -> None:
+    """No stop pending: wait-stop returns at once, drains nothing and signals no one; the TERM
+    that comes later still drains (not ready at once) and is forwarded after the delay."""
     sock, record = tmp_path / "ctl.sock", tmp_path / "signals"
     args = ["--stop-delay", "0.5", "--control-socket", str(sock), "--", *RECORDER, str(record), "--exit-on", "SIGTERM"]
     p = pyinit(where, args)
     wait_for(lambda: signal_lines(record) and ctl(sock, "ready").returncode == 0, timeout=20)
-    hook = subprocess.Popen([PYINIT, "ctl", "--control-socket", str(sock), "wait-stop"], stdout=subprocess.PIPE)
-    wait_for(lambda: ctl(sock, "ready").returncode == 1)  # not ready while the hook waits
-    assert hook.wait(20) == 0
-    assert signal_lines(record)[1:] == []  # the drain alone signals no one
+    hook = subprocess.run([PYINIT, "ctl", "--control-socket", str(sock), "wait-stop"], timeout=5)
+    assert hook.returncode == 0
+    assert ctl(sock, "ready").returncode == 0  # still ready: nothing was asked to stop
     p.kill(signal.SIGTERM)
-    wait_for(lambda: signal_lines(record)[1:] == ["SIGTERM"], timeout=0.4)  # well within another delay
+    wait_for(lambda: ctl(sock, "ready").returncode == 1)  # the fence: the TERM drains as usual
+    assert signal_lines(record)[1:] == []  # held for the delay ...
+    wait_for(lambda: signal_lines(record)[1:] == ["SIGTERM"])  # ... then forwarded
     code, _ = p.wait()
     assert code == 0
 

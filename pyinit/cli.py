@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[1:2] == ["doctor"] and os.path.basename(argv[0]) not in _personality_names():
         from pyinit import doctor
 
-        return doctor.main(argv[2:], os.environ)
+        return doctor.main(argv[2:], os.environ, parse)
     try:
         settings = parse(argv, os.environ)
     except EarlyExit as done:

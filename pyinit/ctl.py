@@ -29,8 +29,8 @@ commands:
   signal NAME SIG     send SIG to the service's process group
   ready               exit 0 only when every service is ready (an exec readiness probe;
                       one command: while it runs and no drain has begun)
-  wait-stop           start draining (as a stop request does: not ready at once),
-                      return when the drain (--stop-delay) is over: a preStop hook
+  wait-stop           return once the drain of a pending stop (--stop-delay) is
+                      over; at once when no stop is pending
   logs NAME [-n LINES] [-f]
                       the last lines NAME wrote (all that pyinit keeps, or LINES);
                       -f: then what it writes, until interrupted

@@ -18,9 +18,11 @@ from pyinit.settings import DEFAULT_TERMINATION_LOG
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from pyinit.settings import Settings
+
+    Parse = Callable[[Sequence[str], Mapping[str, str]], Settings]
 
 OK, INFO, WARN, FAIL = "ok", "info", "warn", "FAIL"
 V2_MEMORY = ("memory.max", "memory.current")
@@ -222,18 +224,20 @@ def termination_log(found: Findings, settings: Settings) -> None:
     found.check(writable, True, "termination", good, f"{path} is not writable")
 
 
-def main(args: Sequence[str], env: Mapping[str, str]) -> int:
-    from pyinit import cli
+def main(args: Sequence[str], env: Mapping[str, str], parse: Parse) -> int:
+    """``pyinit doctor [OPTIONS]``: ``parse`` is the CLI's (pyinit.cli.parse), handed over
+    rather than imported, so that the CLI and its subcommand do not import each other."""
+    from pyinit.options import EarlyExit, UsageError
 
     if list(args[:1]) in (["-h"], ["--help"]):
         print(__doc__.split("\n\n", 1)[1].strip() if __doc__ else "")
         return 0
     try:
-        settings = cli.parse(["pyinit", *args, "--", "true"], env)
-    except cli.EarlyExit as done:
+        settings = parse(["pyinit", *args, "--", "true"], env)
+    except EarlyExit as done:
         print(done.text)
         return 0
-    except cli.UsageError as exc:
+    except UsageError as exc:
         sys.stderr.write(f"pyinit: doctor: {exc}\nTry 'pyinit doctor --help' for more information.\n")
         return 2
     found = Findings()

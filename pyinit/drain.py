@@ -3,13 +3,14 @@
 With ``--stop-delay``, a stop request (TERM, INT, QUIT) does not reach the
 application at once: pyinit first turns not ready (``pyinit ctl ready`` fails,
 so a Kubernetes readiness probe takes the pod out of the endpoints), and
-forwards the request when the delay is over. ``pyinit ctl wait-stop`` (a
-``preStop`` hook) starts the same drain without a signal and returns when it
-is over; the kubelet's SIGTERM that follows the hook is then forwarded at once.
+forwards the request when the delay is over. ``pyinit ctl wait-stop`` waits
+for a drain under way to be over, and returns at once when no stop is pending:
+it never starts one itself, so a hook cannot take a container out of service
+that nobody asked to stop.
 
 States::
 
-    starting --running()--> running --stop request / announce()--> draining
+    starting --running()--> running --stop request--> draining
     draining --delay over--> drained    (stop requests now go through at once)
     any --ended()--> ended              (the child or the services are gone)
 
@@ -72,13 +73,12 @@ class Drain:
         self._begin(cause="stop request")
 
     def announce(self, then: Callable[[], None]) -> None:
-        """``wait-stop``: a stop is coming. ``then()`` once the drain is over (at once
-        when there is nothing to drain or it is over already)."""
-        if self.delay <= 0 or self.state in (DRAINED, ENDED):
+        """``wait-stop``: ``then()`` once the drain under way is over; at once when no stop
+        is pending (nothing drains) or the drain is over already."""
+        if self.state != DRAINING:
             then()
             return
         self.waiters.append(then)
-        self._begin(cause="wait-stop")
 
     def ended(self) -> None:
         self.held.clear()

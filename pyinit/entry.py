@@ -11,9 +11,15 @@ import sys
 
 from pyinit.cli import main
 
+# What a writer killed by SIGPIPE reports (128 + 13), as `yes | head` does.
+BROKEN_PIPE = 141
+
 
 def run() -> None:
-    code = main()
+    try:
+        code = main()
+    except BrokenPipeError:  # `pyinit ctl status | head`: the reader has seen enough
+        code = BROKEN_PIPE
     from pyinit import log
 
     log.finish()  # the last lines get a bounded time to be read

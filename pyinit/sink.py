@@ -32,8 +32,15 @@ import stat
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Protocol
 
-    from pyinit.loop import Loop
+    class Loop(Protocol):
+        """What a sink needs of pyinit.loop.Loop: to be told when its descriptor is writable."""
+
+        def add_writer(self, fd: int, callback: Callable[[], None]) -> None: ...
+
+        def remove_writer(self, fd: int) -> None: ...
+
 
 # Bytes a stream may hold back before pyinit drops lines: a few seconds of a busy
 # service's output, and a bounded cost (1 MiB per stream, two streams at most).
@@ -59,6 +66,11 @@ class Sink:
         self.unreported: dict[str, int] = {}  # dropped since the last marker line
         self.watched = False  # the loop waits for EPOLLOUT on our descriptor
         self.broken = False  # nobody will ever read it (EPIPE, EBADF): drop silently
+        try:
+            st = os.fstat(fd)
+            self.identity: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except OSError:
+            self.identity = None
         self._write, self.pollable = _nowait_writer(fd)
         self._reopened = False
 
@@ -221,9 +233,21 @@ def _reopened(fd: int) -> Callable[[bytes | memoryview], int]:
 
 
 def for_fd(fd: int) -> Sink:
+    """The sink of ``fd``'s file: stdout and stderr on one pipe (``2>&1``, a terminal) share
+    one, so their lines keep their order and one's half-written line never has the other's
+    in its middle."""
     sink = _sinks.get(fd)
-    if sink is None:
-        sink = _sinks[fd] = Sink(fd)
+    if sink is not None:
+        return sink
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        st = None
+    for other in _sinks.values():
+        if st is not None and other.identity == (st.st_dev, st.st_ino):
+            _sinks[fd] = other
+            return other
+    sink = _sinks[fd] = Sink(fd)
     return sink
 
 
@@ -232,19 +256,17 @@ def attach(loop: Loop | None) -> None:
     global _loop
     if loop is _loop:
         return
-    for sink in _sinks.values():
+    for sink in _unique():
         sink._unwatch()
     _loop = loop
-    for sink in _sinks.values():
+    for sink in _unique():
         if sink.buffer or sink.unreported:
             sink._watch()
 
 
 def dropped(source: str | None = None) -> int:
     """Lines dropped so far on every stream: from ``source``, or from anyone."""
-    return sum(
-        count for sink in _sinks.values() for name, count in sink.dropped.items() if source is None or name == source
-    )
+    return sum(count for sink in _unique() for name, count in sink.dropped.items() if source is None or name == source)
 
 
 def drain_all(timeout: float = EXIT_FLUSH) -> None:
@@ -253,5 +275,10 @@ def drain_all(timeout: float = EXIT_FLUSH) -> None:
 
     deadline = time.monotonic() + timeout
     attach(None)
-    for sink in list(_sinks.values()):
+    for sink in _unique():
         sink.drain(deadline)
+
+
+def _unique() -> list[Sink]:
+    """Each sink once, though two descriptors may share it."""
+    return list({id(sink): sink for sink in _sinks.values()}.values())

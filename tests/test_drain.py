@@ -39,18 +39,26 @@ def test_a_stop_request_waits_for_the_drain_and_readiness_goes_first(loop: Loop)
     assert passed[-1] == signals.SIGTERM and len(passed) == 3
 
 
-def test_wait_stop_drains_then_the_kubelets_term_goes_through_at_once(loop: Loop) -> None:
+def test_wait_stop_waits_for_the_drain_under_way(loop: Loop) -> None:
     passed: list[int] = []
     answered: list[str] = []
     d = drain.Drain(loop, 0.05, passed.append)
     d.running()
+    d.stop_request(signals.SIGTERM)
     d.announce(lambda: answered.append("first"))
     d.announce(lambda: answered.append("second"))
-    assert not d.ready and answered == []
+    assert not d.ready and answered == [] and passed == []
     run_until(loop, answered)
-    assert answered == ["first", "second"] and passed == []
-    d.stop_request(signals.SIGTERM)
-    assert passed == [signals.SIGTERM]
+    assert answered == ["first", "second"] and passed == [signals.SIGTERM]
+
+
+def test_wait_stop_without_a_pending_stop_returns_at_once_and_drains_nothing(loop: Loop) -> None:
+    passed: list[int] = []
+    answered: list[str] = []
+    d = drain.Drain(loop, 30, passed.append)
+    d.running()
+    d.announce(lambda: answered.append("now"))
+    assert answered == ["now"] and d.ready and d.state == drain.RUNNING and passed == []
 
 
 def test_nothing_to_drain_without_a_delay(loop: Loop) -> None:

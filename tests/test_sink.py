@@ -140,3 +140,13 @@ def test_invalid_utf8_passes_through(relay: tuple[Prefixer, int]) -> None:
     prefixer, r = relay
     prefixer.take(b"\xff\xfe\xc3\n")
     assert read_all(r) == b"web | \xff\xfe\xc3\n"
+
+
+def test_stdout_and_stderr_on_one_pipe_share_one_sink(pipe: tuple[int, int]) -> None:
+    _r, w = pipe
+    twin = os.dup(w)
+    try:
+        assert sink.for_fd(w) is sink.for_fd(twin)
+    finally:
+        sink._sinks.pop(twin, None)
+        os.close(twin)

@@ -64,7 +64,7 @@ class Api:
             ready = not waiting and not self.supervisor.stopping and self.supervisor.drain.ready
             respond({"ok": True, "ready": ready, "not_ready": waiting})
             return
-        if command == "wait-stop":  # a preStop hook: drain now, answer when the drain is over
+        if command == "wait-stop":  # answer once a pending stop has drained; at once if none
             self.supervisor.drain.announce(lambda: respond({"ok": True, "message": "drained"}))
             return
         if command in ("reload", "scale"):
