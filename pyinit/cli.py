@@ -52,6 +52,18 @@ def check_mode(settings: Settings) -> None:
         raise UsageError("no command given", kind="command")
 
 
+def anchor_paths(settings: Settings) -> None:
+    """Paths pyinit opens after it has left its directory for / (the control socket, the
+    termination message) are taken as given on the command line, from where pyinit started."""
+    try:
+        if settings.control_socket and not settings.control_socket.startswith(("/", "@")):
+            settings.control_socket = os.path.abspath(settings.control_socket)
+        if settings.termination_log and not settings.termination_log.startswith("/"):
+            settings.termination_log = os.path.abspath(settings.termination_log)
+    except OSError:  # the directory is gone: nothing to anchor them to, they stay as given
+        pass
+
+
 def parse(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
     """Settings from a command line: the personality (from the program's name or
     a leading ``--compat NAME``) sets the defaults, then PYINIT_* variables, then
@@ -77,6 +89,7 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
         settings.command = parse_options(args, persona.options, settings)
         check_mode(settings)
         persona.finish(settings)
+        anchor_paths(settings)
     except UsageError as exc:
         exc.personality = persona.name
         raise

@@ -113,7 +113,10 @@ def _build() -> Any:
     if _format == "json":
         renderer = structlog.processors.JSONRenderer()
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False, pad_event=0)
+        try:  # structlog 25.5 renamed the argument; pyinit runs with older ones too
+            renderer = structlog.dev.ConsoleRenderer(colors=False, pad_event_to=0)
+        except TypeError:
+            renderer = structlog.dev.ConsoleRenderer(colors=False, pad_event=0)
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,

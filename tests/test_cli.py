@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +93,12 @@ def test_help_and_version_exit_early() -> None:
 def test_exit_code_mapping(status: int, code: int) -> None:
     assert os.WIFSIGNALED(status) or os.WIFEXITED(status)
     assert exit_code(status) == code
+
+
+def test_relative_paths_are_anchored_where_pyinit_started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # pyinit moves to / before the child starts; the socket and the message are opened later.
+    monkeypatch.chdir(tmp_path)
+    s = cli.parse(["pyinit", "--control-socket", "c.sock", "--termination-log", "why", "true"], {})
+    assert (s.control_socket, s.termination_log) == (str(tmp_path / "c.sock"), str(tmp_path / "why"))
+    s = cli.parse(["pyinit", "--control-socket", "@abstract", "--termination-log", "", "true"], {})
+    assert (s.control_socket, s.termination_log) == ("@abstract", "")
