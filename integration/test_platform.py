@@ -468,14 +468,29 @@ def test_an_oom_killed_orphan_claims_its_kill(
     """A background job the child left behind is OOM-killed: pyinit reaps it as an orphan and
     says so; the kill is its, so the child's later `kill -9` is no OOM kill."""
     hog = " ".join(f"'{arg}'" for arg in HOG)
-    script = f"({hog} &); while [ ! -e {tmp_path}/go ]; do sleep 0.05; done; kill -9 $$"
+    go = tmp_path / "go"
+    os.mkfifo(go)
+    script = f"({hog} &); read line < {go}; kill -9 $$"
     args = ["--log-format", "json", "-v", "--termination-log", str(tmp_path / "message"), "--", "sh", "-c", script]
     p = pyinit(where, args, prefix=inside(memory_cgroup))
+
+    # The counter says that an OOM kill happened, not whom it hit: the next SIGKILL death
+    # pyinit reaps claims it. So the child's own `kill -9` waits until pyinit has reaped the
+    # hog and said so (two SIGKILL deaths reaped in the other order would swap the claim).
+    assert p.proc.stderr is not None
+    before = []
+    for line in p.proc.stderr:
+        before.append(line)
+        if '"orphan killed by the OOM killer"' in line:
+            break
     counter = "memory.events" if (memory_cgroup / "memory.events").exists() else "memory.oom_control"
-    wait_for(lambda: cgroup.read_key(str(memory_cgroup / counter), "oom_kill") == 1, timeout=60)
-    (tmp_path / "go").touch()
-    code, err = p.wait(60)
+    assert cgroup.read_key(str(memory_cgroup / counter), "oom_kill") == 1
+    with open(go, "w") as fifo:
+        fifo.write("go\n")
+    code, rest = p.wait(60)
+    err = "".join(before) + rest
     assert code == 137, err
     found = events(err)
+    assert "orphan killed by the OOM killer" in found, err
     assert found["orphan killed by the OOM killer"]["oom_killed"] is True
     assert "oom_killed" not in found["child exited"] and found["exit summary"]["oom_killed"] is False

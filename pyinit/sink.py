@@ -88,14 +88,26 @@ class Sink:
         return True
 
     def _keep(self, data: bytes, source: str) -> bool:
+        if self.unreported:
+            # After a drop, lines are taken again only once half the buffer is free (a reader
+            # that never catches up with a flood still gets a marker every half buffer); the
+            # marker goes first, where the gap is.
+            if len(self.buffer) > self.limit // 2:
+                return self._drop(data, source)
+            self.buffer += marker(self.unreported)
+            self.unreported = {}
         if len(self.buffer) + len(data) > self.limit:
-            self.dropped[source] = self.dropped.get(source, 0) + data.count(b"\n")
-            self.unreported[source] = self.unreported.get(source, 0) + data.count(b"\n")
-            self._watch()
-            return False
+            return self._drop(data, source)
         self.buffer += data
         self._watch()
         return True
+
+    def _drop(self, data: bytes, source: str) -> bool:
+        lines = data.count(b"\n")
+        self.dropped[source] = self.dropped.get(source, 0) + lines
+        self.unreported[source] = self.unreported.get(source, 0) + lines
+        self._watch()
+        return False
 
     # -- the loop's side ----------------------------------------------------------
     def flush(self) -> None:

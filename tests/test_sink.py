@@ -54,6 +54,28 @@ def test_a_full_pipe_never_blocks_and_drops_whole_lines(pipe: tuple[int, int]) -
     assert out.unreported == {}
 
 
+def test_a_flood_the_reader_never_catches_up_with_still_gets_its_marker(pipe: tuple[int, int]) -> None:
+    """The buffer never empties (the writer is always ahead): the marker comes once half of
+    it is free, where the gap is, and the lines after it are taken again."""
+    r, w = pipe
+    out = sink.Sink(w, limit=16384)
+    line = b"x" * 99 + b"\n"
+    sent = 0
+    while not out.unreported:  # fill the pipe and the buffer until a line is dropped
+        out.write(line, "web")
+        sent += 1
+    assert out.write(line, "web") is False  # still more than half full: dropped too
+    os.read(r, 3 * 4096)  # the reader takes three pages ...
+    out.flush()
+    assert 0 < out.pending() <= 8192 and out.unreported  # ... not all that waits
+    out.write(b"y\n", "web")  # the flood goes on: the marker first, then the line
+    data = read_all(r)
+    out.flush()
+    data += read_all(r)
+    assert data.endswith(b"lines dropped (web 2)\ny\n"), data[-120:]
+    assert out.unreported == {} and out.dropped == {"web": 2}
+
+
 def test_the_marker_names_every_source(pipe: tuple[int, int]) -> None:
     assert sink.marker({"web": 3, "pyinit": 1}) == b"pyinit: output was blocked: 4 lines dropped (pyinit 1, web 3)\n"
 
