@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # orphans promptly, and a leaked zombie would confuse later tests.
 REAPER := unshare -fp --mount-proc $(BIN)/pyinit --grace 2 --
 
-.PHONY: venv demo test lint typecheck unit integration containers bench bench-deps bench-smoke clean
+.PHONY: venv demo test lint typecheck unit integration containers containers-down test-run bench bench-deps bench-smoke clean
 
 venv: $(VENV)/.installed
 
@@ -42,8 +42,18 @@ containers:
 	elif ! scripts/containers/setup.sh >/dev/null; then \
 	    echo "WARNING: scripts/containers/setup.sh failed: the container tests will skip" >&2; fi
 
-test: lint typecheck containers
-	$(REAPER) $(BIN)/pytest tests integration
+# The whole run is a subreaper's subtree (pyinit, not PID 1): the private dockerd that
+# `containers` daemonizes is re-parented to it, not to the machine's init, and is stopped
+# again whatever the result, so a test run leaves no process and no zombie behind (the
+# caches stay: the next setup takes seconds).
+test: lint typecheck
+	$(BIN)/pyinit --grace 30 -- $(MAKE) -s test-run
+
+test-run: containers
+	$(REAPER) $(BIN)/pytest tests integration; status=$$?; $(MAKE) -s containers-down; exit $$status
+
+containers-down:
+	@if [ "$$(id -u)" = 0 ]; then scripts/containers/teardown.sh 2>/dev/null || true; fi
 
 # Benchmarks against tini, dumb-init, catatonit and supervisord (benchmarks/run.py).
 # The references are installed first (apt-get, pip; idempotent); the harness runs
