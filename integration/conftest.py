@@ -5,12 +5,33 @@ The helpers the tests import live in support.py; this file holds only fixtures.
 
 from __future__ import annotations
 
+import os
 import signal
+import stat
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
 from support import Namespace, wait_for
+
+
+@pytest.fixture
+def others_can_run_pyinit() -> Iterator[None]:
+    """Let another uid (65534) reach this checkout's pyinit: a clone under a 0700 directory
+    (mktemp -d, a home) would refuse it. Adds search permission (x, not r) to each directory
+    on the way that lacks it, and takes it back afterwards."""
+    venv = Path(sys.executable).parent.parent
+    changed: list[tuple[Path, int]] = []
+    for directory in [venv.resolve(), *venv.resolve().parents, Path(__file__).resolve().parent.parent]:
+        mode = directory.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            os.chmod(directory, stat.S_IMODE(mode) | stat.S_IXOTH)
+            changed.append((directory, stat.S_IMODE(mode)))
+    yield
+    for directory, mode in changed:
+        os.chmod(directory, mode)
 
 
 @pytest.fixture

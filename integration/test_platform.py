@@ -36,7 +36,7 @@ def in_netns(pid: int, *command: str, timeout: float = 30) -> subprocess.Complet
 
 
 @pytest.fixture
-def public_dir() -> Iterator[Path]:
+def public_dir(others_can_run_pyinit: None) -> Iterator[Path]:
     """A directory uid 65534 can read (pytest's tmp_path lives under a 0700 one)."""
     made = Path(tempfile.mkdtemp(prefix="pyinit-itest-"))
     made.chmod(0o755)

@@ -42,6 +42,7 @@ restart = "no"
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.usefixtures("others_can_run_pyinit")
 def test_failed_privilege_drop_is_reported_with_its_step() -> None:
     # pyinit itself unprivileged (uid 65534, no groups): it may not set the service's groups.
     with tempfile.TemporaryDirectory() as shared:
