@@ -252,7 +252,9 @@ class Server:
                 raise
             self.address = abstract(path)
             self.sock = self._listen(self.address)
-        loop.add_reader(self.sock.fileno(), self.accept)
+        # Through SIGIO: a single child's loop goes on waiting in sigtimedwait.
+        loop.add_async_reader(self.sock.fileno(), self.accept)
+        self.accept()  # a client quicker than O_ASYNC sent no SIGIO
         log.info("control socket listening", path=shown(self.address))
 
     @staticmethod
@@ -302,6 +304,8 @@ class Server:
                     self.loop.remove_reader(self.sock.fileno())
                     self.paused = True
                 log.warning("control socket accept failed", error=exc.strerror)
+                if not self.paused:
+                    self.loop.call_later(0, self.accept)  # SIGIO will not say it again
                 return
             conn.setblocking(False)
             try:
@@ -319,12 +323,15 @@ class Server:
                 self._refuse(conn, "too many connections")
                 continue
             self.connections[Connection(self, conn)] = None
+        # The batch is spent and more may wait, for which SIGIO came (once) already.
+        self.loop.call_later(0, self.accept)
 
     def resume(self) -> None:
         """A descriptor was freed: listen again, if out of them before."""
         if self.paused and self.sock.fileno() >= 0:
             self.paused = False
-            self.loop.add_reader(self.sock.fileno(), self.accept)
+            self.loop.add_async_reader(self.sock.fileno(), self.accept)
+            self.accept()  # what queued meanwhile sent its SIGIO already
 
     def _evict_idle(self) -> bool:
         """Make room by closing the oldest connection that has not sent its request: a flood

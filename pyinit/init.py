@@ -166,7 +166,11 @@ class Frame:
             mode.after_reap()
             run_once = self.loop.run_once  # once: the property and the look-up are per wake-up otherwise
             while not self.finished:
-                run_once()
+                try:  # outside the inner loop: a try costs nothing until it catches
+                    while not self.finished:
+                        run_once()
+                except Exception as exc:  # the loop's own bug: PID 1 carries on
+                    log.error("internal error in the loop; carrying on", error=repr(exc))
             self.reaper.reap()  # what is already dead goes with us
         finally:
             mode.close()
