@@ -6,9 +6,10 @@ The personality (tini, dumb-init or pyinit's own, from the program's name or
 
 from __future__ import annotations
 
-import os
+import posix
 import sys
 
+from pyinit.fs import basename
 from pyinit.options import EarlyExit, UsageError, apply_log_format, parse_duration, parse_options
 from pyinit.settings import Settings
 
@@ -57,23 +58,35 @@ def anchor_paths(settings: Settings) -> None:
     termination message) are taken as given on the command line, from where pyinit started."""
     try:
         if settings.control_socket and not settings.control_socket.startswith(("/", "@")):
-            settings.control_socket = os.path.abspath(settings.control_socket)
+            settings.control_socket = _absolute(settings.control_socket)
         if settings.termination_log and not settings.termination_log.startswith("/"):
-            settings.termination_log = os.path.abspath(settings.termination_log)
+            settings.termination_log = _absolute(settings.termination_log)
     except OSError:  # the directory is gone: nothing to anchor them to, they stay as given
         pass
+
+
+def _absolute(path: str) -> str:
+    import os  # only for a relative path: not on the usual start
+
+    return os.path.abspath(path)
 
 
 def parse(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
     """Settings from a command line: the personality (from the program's name or
     a leading ``--compat NAME``) sets the defaults, then PYINIT_* variables, then
     the personality's own variables, then its flags."""
-    from pyinit import personalities
+    from pyinit import personality
 
-    persona = personalities.for_program(argv[0] if argv else "pyinit")
+    persona: personality.Personality = personality.NATIVE
+    if argv and basename(argv[0]) in personality.PROGRAM_NAMES:
+        from pyinit import personalities
+
+        persona = personalities.for_program(argv[0])
     args = list(argv[1:])
     try:
         if args and (args[0] == "--compat" or args[0].startswith("--compat=")):
+            from pyinit import personalities
+
             name = args[0].partition("=")[2] if "=" in args[0] else (args[1] if len(args) > 1 else "")
             args = args[1:] if "=" in args[0] else args[2:]
             persona = personalities.by_name(name)
@@ -96,24 +109,32 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
     return settings
 
 
+def environment() -> dict[str, str]:
+    """``os.environ`` as a plain dict, decoded as ``os`` decodes it, without importing ``os``."""
+    return {
+        key.decode("utf-8", "surrogateescape"): value.decode("utf-8", "surrogateescape")
+        for key, value in posix.environ.items()
+    }
+
+
 def _personality_names() -> dict[str, str]:
-    from pyinit.personalities import PROGRAM_NAMES
+    from pyinit.personality import PROGRAM_NAMES
 
     return PROGRAM_NAMES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv if argv is None else argv
-    if argv[1:2] == ["ctl"] and os.path.basename(argv[0]) not in _personality_names():
+    if argv[1:2] == ["ctl"] and basename(argv[0]) not in _personality_names():
         from pyinit import ctl
 
-        return ctl.main(argv[2:], os.environ)
-    if argv[1:2] == ["doctor"] and os.path.basename(argv[0]) not in _personality_names():
+        return ctl.main(argv[2:], environment())
+    if argv[1:2] == ["doctor"] and basename(argv[0]) not in _personality_names():
         from pyinit import doctor
 
-        return doctor.main(argv[2:], os.environ, parse)
+        return doctor.main(argv[2:], environment(), parse)
     try:
-        settings = parse(argv, os.environ)
+        settings = parse(argv, environment())
     except EarlyExit as done:
         (sys.stderr if done.to_stderr else sys.stdout).write(done.text + "\n")
         return 0

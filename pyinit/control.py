@@ -45,6 +45,7 @@ MAX_REQUEST = 4096
 MAX_CONNECTIONS = 32
 IDLE_TIMEOUT = 10.0
 ACCEPT_BATCH = 64
+RETRY_PREPARE = 1.0  # seconds, while there are no descriptors left for epoll
 # A streaming reply (``ctl logs -f``) whose client lags by more than this is ended.
 STREAM_LIMIT = 256 * 1024
 
@@ -306,6 +307,13 @@ class Server:
                 log.warning("control socket accept failed", error=exc.strerror)
                 if not self.paused:
                     self.loop.call_later(0, self.accept)  # SIGIO will not say it again
+                return
+            try:
+                self.loop.prepare()  # connections are watched through epoll, made with the first
+            except OSError as exc:
+                conn.close()
+                log.warning("control socket cannot serve", error=exc.strerror or repr(exc))
+                self.loop.call_later(RETRY_PREPARE, self.accept)  # out of descriptors: a bounded retry
                 return
             conn.setblocking(False)
             try:

@@ -6,7 +6,7 @@ benchmark measures. An init has nothing left to clean up by then: flush what
 was written and exit.
 """
 
-import os
+import posix
 import sys
 
 from pyinit.cli import main
@@ -28,4 +28,4 @@ def run() -> None:
             stream.flush()
         except (OSError, ValueError):  # a closed or broken stream must not change the status
             pass
-    os._exit(code)
+    posix._exit(code)

@@ -20,9 +20,10 @@ services (:mod:`pyinit.services`).
 
 from __future__ import annotations
 
-import os
+import posix
 
 from pyinit import log, signals
+from pyinit.fs import exists as _exists
 from pyinit.reaper import Reaper
 from pyinit.settings import DEFAULT_TERMINATION_LOG
 
@@ -69,7 +70,7 @@ def become_reaper(settings: Settings) -> None:
         from pyinit import linux
 
         linux.set_parent_death_signal(settings.pdeathsig)
-    if os.getpid() == 1:
+    if posix.getpid() == 1:
         return  # linux (ctypes) is then first imported after the child runs
     from pyinit import linux
 
@@ -94,7 +95,7 @@ class Frame:
         self.ending = False  # the mode's work is over; the teardown runs or is about to
         self.teardown: Teardown | None = None
         self.finished = False
-        self.pid = os.getpid()  # a system call each time it is asked, and asked for every signal
+        self.pid = posix.getpid()  # a system call each time it is asked, and asked for every signal
 
     @property
     def loop(self) -> Loop:
@@ -116,7 +117,7 @@ class Frame:
         if self.ending:
             return
         self.ending = True
-        if not teardown:
+        if not teardown or self._nobody_left():
             self.finished = True
             return
         from pyinit.teardown import Teardown
@@ -124,6 +125,20 @@ class Frame:
         settings = self.settings
         self.teardown = Teardown(self.loop, self.reaper, settings.stop_signal, settings.grace, self._done)
         self.loop.call_later(0, self.teardown.start)
+
+    def _nobody_left(self) -> bool:
+        """Whether there is plainly nothing to tear down: no child of ours (so no
+        descendant either) and, as PID 1, no other process in a /proc that lists
+        only us. The teardown's modules and its scan are then spared (about 1 ms on
+        the way out of every `pyinit CMD`); anything less plain is the teardown's."""
+        if self.reaper.has_children():  # a zombie not yet reaped counts: no reaping in a reap
+            return False
+        if self.pid == 1:
+            try:
+                return [name for name in posix.listdir("/proc") if name.isdigit()] == ["1"]
+            except OSError:
+                return False
+        return True
 
     def _done(self) -> None:
         self.finished = True
@@ -176,7 +191,7 @@ class Frame:
             mode.close()
         code = mode.exit_code()
         setting = self.settings.termination_log
-        if log.enabled(log.INFO) or setting or (setting is None and os.path.exists(DEFAULT_TERMINATION_LOG)):
+        if log.enabled(log.INFO) or setting or (setting is None and _exists(DEFAULT_TERMINATION_LOG)):
             from pyinit import summary  # only when someone will read it: it is on the way out
 
             summary.publish(lambda: mode.report(code), self.teardown, setting)

@@ -10,14 +10,14 @@ provides with two tiny classes.
 from __future__ import annotations
 
 import _ctypes
-import os
+import posix
 import sys
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
-SFD_NONBLOCK = os.O_NONBLOCK
-SFD_CLOEXEC = os.O_CLOEXEC
+SFD_NONBLOCK = posix.O_NONBLOCK
+SFD_CLOEXEC = posix.O_CLOEXEC
 
 SYS_RT_SIGACTION = 13  # x86_64, the fallback
 SYS_RT_SIGACTION_BY_MACHINE = {"x86_64": 13, "aarch64": 134, "armv7l": 174, "ppc64le": 173}
@@ -40,7 +40,7 @@ class _CFunction(_ctypes.CFuncPtr):
 class _Libc:
     """What CFuncPtr asks of a library: its dlopen handle (None: the process's own symbols)."""
 
-    _handle = _ctypes.dlopen(None, os.RTLD_NOW)  # type: ignore[arg-type]  # typeshed lacks None
+    _handle = _ctypes.dlopen(None, posix.RTLD_NOW)  # type: ignore[arg-type]  # typeshed lacks None
 
 
 def _function(name: str) -> _CFunction:
@@ -54,7 +54,7 @@ _syscall = _function("syscall")
 
 def _raise_errno(what: str) -> None:
     err = _ctypes.get_errno()
-    raise OSError(err, f"{what}: {os.strerror(err)}")
+    raise OSError(err, f"{what}: {posix.strerror(err)}")
 
 
 def _sigset(signals: set[int] | list[int]) -> bytes:
@@ -91,7 +91,7 @@ def reset_signal_dispositions() -> None:
     ``posix_spawn`` has them ignored, and would pass that on. The raw system
     call takes every number.
     """
-    number = SYS_RT_SIGACTION_BY_MACHINE.get(os.uname().machine, SYS_RT_SIGACTION)
+    number = SYS_RT_SIGACTION_BY_MACHINE.get(posix.uname().machine, SYS_RT_SIGACTION)
     # struct kernel_sigaction, all zero: handler SIG_DFL, no flags, empty mask.
     action = bytes(32)
     for sig in range(1, 65):

@@ -120,6 +120,11 @@ class Loop:
         heappush(self._timers, timer)
         return timer
 
+    def prepare(self) -> None:
+        """Make epoll and the signalfd now, while descriptors are left for them: before a
+        teardown's scan or a control connection, either of which may take the last ones."""
+        self._poller()
+
     def _poller(self) -> Any:
         """epoll and the signalfd, made when the first descriptor is watched: a single
         child's pyinit usually never needs them (and never imports select or ctypes)."""

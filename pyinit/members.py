@@ -22,7 +22,9 @@ process at all, and the pidfd's ``fdinfo`` (which reports the PID as
 from __future__ import annotations
 
 import errno
-import os
+import posix
+
+from pyinit.fs import exists as _exists
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -64,7 +66,7 @@ class Member:
         return self.command
 
     def close(self) -> None:
-        os.close(self.pidfd)
+        posix.close(self.pidfd)
 
 
 class Stat:
@@ -94,7 +96,7 @@ def descendants(root: int) -> list[int]:
     links (what psutil does) reads every process on the machine, a cost a
     subreaper on a busy host would pay on every exit.
     """
-    if not os.path.exists(f"/proc/{root}/task/{root}/children"):  # CONFIG_PROC_CHILDREN off
+    if not _exists(f"/proc/{root}/task/{root}/children"):  # CONFIG_PROC_CHILDREN off
         return descendants_by_parent_links(root)
     found, todo = [], [root]
     while todo:
@@ -102,7 +104,7 @@ def descendants(root: int) -> list[int]:
         try:
             kids = [
                 int(kid)
-                for tid in os.listdir(f"/proc/{pid}/task")
+                for tid in posix.listdir(f"/proc/{pid}/task")
                 for kid in _read(f"/proc/{pid}/task/{tid}/children").split()
             ]
         except OSError:
@@ -114,7 +116,7 @@ def descendants(root: int) -> list[int]:
 
 def descendants_by_parent_links(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
+    for name in posix.listdir("/proc"):
         if name.isdigit():
             try:
                 children.setdefault(read_stat(int(name)).ppid, []).append(int(name))
@@ -167,8 +169,8 @@ class Scope:
     """The processes pyinit answers for: its namespace as PID 1, its subtree as a subreaper."""
 
     def __init__(self, whole_namespace: bool | None = None) -> None:
-        self.whole_namespace = os.getpid() == 1 if whole_namespace is None else whole_namespace
-        own = nspids("self") or [os.getpid()]
+        self.whole_namespace = posix.getpid() == 1 if whole_namespace is None else whole_namespace
+        own = nspids("self") or [posix.getpid()]
         self.proc_self = own[0]
         # Our column in every NSpid line; 0 when /proc is ours.
         self.level = len(own) - 1
@@ -181,7 +183,7 @@ class Scope:
     def candidates(self) -> Iterable[int]:
         """PIDs as /proc names them; a superset, each checked by :meth:`open`."""
         if self.whole_namespace:
-            return (int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) != self.proc_self)
+            return (int(name) for name in posix.listdir("/proc") if name.isdigit() and int(name) != self.proc_self)
         # The same /proc walk psutil's children(recursive=True) does, without its
         # import (about 10 ms on the way out of every `pyinit CMD` as a subreaper).
         return descendants(self.proc_self)
@@ -220,15 +222,15 @@ class Scope:
             if len(column) <= self.level:
                 return None  # an outsider: it has no PID in our namespace
             pid = column[self.level]
-        fd = os.pidfd_open(pid)
+        fd = posix.pidfd_open(pid)
         try:
             if not self.proc_is_ours and fdinfo_pid(fd) != proc_pid:
-                os.close(fd)  # that PID in our namespace is somebody else
+                posix.close(fd)  # that PID in our namespace is somebody else
                 return None
             if read_stat(proc_pid).start != stat.start:
-                os.close(fd)  # the PID was reused since the candidate was listed
+                posix.close(fd)  # the PID was reused since the candidate was listed
                 return None
             return Member(fd, pid, proc_pid, command_of(proc_pid), stat.state == "T")
         except BaseException:
-            os.close(fd)
+            posix.close(fd)
             raise

@@ -50,7 +50,14 @@ class EarlyExit(Exception):
 
 
 def parse_duration(text: str) -> float:
-    """:func:`pyinit.durations.parse_duration`, imported only when a duration is given."""
+    """:func:`pyinit.durations.parse_duration`, imported only for a duration with a unit
+    (``--grace 5`` is plain seconds: one module less on the way to the child)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if 0 <= seconds < float("inf"):
+        return seconds
     from pyinit import durations
 
     return durations.parse_duration(text)

@@ -12,18 +12,12 @@ forwarding, graceful teardown) is pyinit's own.
 from __future__ import annotations
 
 import errno
-import os
+import posix
 
 from pyinit import __version__, signals, spawn
-from pyinit.options import (
-    NATIVE_OPTIONS,
-    EarlyExit,
-    Option,
-    UsageError,
-    expect_exit,
-    flag,
-    more_verbose,
-)
+from pyinit.fs import basename
+from pyinit.options import EarlyExit, Option, UsageError, expect_exit, flag, more_verbose
+from pyinit.personality import NATIVE, PROGRAM_NAMES, Personality
 from pyinit.settings import Settings
 
 TYPE_CHECKING = False
@@ -33,40 +27,6 @@ if TYPE_CHECKING:
 # The releases whose behaviour each personality follows.
 TINI_VERSION = "0.19.0"
 DUMB_INIT_VERSION = "1.2.5"
-
-PROGRAM_NAMES = {
-    "tini": "tini",
-    "docker-init": "tini",
-    "podman-init": "tini",
-    "dumb-init": "dumb-init",
-}
-
-
-class Personality:
-    """pyinit itself; the others override what differs."""
-
-    name = "pyinit"
-    options: Sequence[Option] = NATIVE_OPTIONS
-
-    def defaults(self, settings: Settings) -> None:
-        pass
-
-    def environment(self, settings: Settings, env: Mapping[str, str]) -> None:
-        pass
-
-    def before_options(self, args: list[str]) -> None:
-        pass
-
-    def finish(self, settings: Settings) -> None:
-        pass
-
-    def usage_failure(self, program: str, error: UsageError) -> tuple[str, int]:
-        """What to print on stderr for a bad command line, and the exit code."""
-        return f"pyinit: {error}\nTry 'pyinit --help' for more information.\n", error.code
-
-    def exec_failure(self, command: str, failure: spawn.SpawnError, pid: int) -> spawn.SpawnError:
-        """The message and exit code when the command cannot be started (``failure`` from spawn)."""
-        return spawn.SpawnError(failure.code, f"pyinit: {failure}", failure.errno, failure.step)
 
 
 # -- tini ---------------------------------------------------------------------
@@ -90,7 +50,7 @@ def _tini_license(_: Settings, __: str) -> None:
 
 def tini_usage(program: str) -> str:
     # The first two lines follow tini's layout, which wrappers sometimes parse.
-    name = os.path.basename(program)
+    name = basename(program)
     return f"""\
 {name} (tini version {TINI_VERSION} - pyinit {__version__})
 Usage: {name} [OPTIONS] PROGRAM -- [ARGS] | --version
@@ -157,13 +117,13 @@ class Tini(Personality):
             raise EarlyExit(f"tini version {TINI_VERSION} - pyinit {__version__}")
 
     def usage_failure(self, program: str, error: UsageError) -> tuple[str, int]:
-        program = os.path.basename(program)  # as run from PATH, not a shebang's or symlink's full path
+        program = basename(program)  # as run from PATH, not a shebang's or symlink's full path
         if error.kind == "value":
-            return f"[FATAL tini ({os.getpid()})] invalid value for {error.option}: {error.value}\n", 1
+            return f"[FATAL tini ({posix.getpid()})] invalid value for {error.option}: {error.value}\n", 1
         head = f"{program}: {error.getopt}\n" if error.getopt else ""
         if error.kind in ("option", "command"):
             return head + tini_usage(program), 1
-        return f"[FATAL tini ({os.getpid()})] {error}\n", 1
+        return f"[FATAL tini ({posix.getpid()})] {error}\n", 1
 
     def exec_failure(self, command: str, failure: spawn.SpawnError, pid: int) -> spawn.SpawnError:
         # tini's codes: 127 not found, 126 permission denied, 1 anything else.
@@ -171,7 +131,7 @@ class Tini(Personality):
         if failure.step != "exec":
             return spawn.SpawnError(1, f"[FATAL tini ({pid})] {failure}", err, failure.step)
         code = {errno.ENOENT: 127, errno.EACCES: 126}.get(err, 1)
-        return spawn.SpawnError(code, f"[FATAL tini ({pid})] exec {command} failed: {os.strerror(err)}", err)
+        return spawn.SpawnError(code, f"[FATAL tini ({pid})] exec {command} failed: {posix.strerror(err)}", err)
 
 
 # -- dumb-init ----------------------------------------------------------------
@@ -265,7 +225,7 @@ class DumbInit(Personality):
             settings.rewrite.setdefault(sig, signals.SIGSTOP)
 
     def usage_failure(self, program: str, error: UsageError) -> tuple[str, int]:
-        program = os.path.basename(program)  # as run from PATH, not a shebang's or symlink's full path
+        program = basename(program)  # as run from PATH, not a shebang's or symlink's full path
         if error.kind == "option":
             return f"{program}: {error.getopt}\n", 1
         # dumb-init's own wording, line for line.
@@ -282,16 +242,15 @@ class DumbInit(Personality):
     def exec_failure(self, command: str, failure: spawn.SpawnError, pid: int) -> spawn.SpawnError:
         if failure.step != "exec":
             return spawn.SpawnError(2, f"[dumb-init] {failure}", failure.errno, failure.step)
-        return spawn.SpawnError(2, f"[dumb-init] {command}: {os.strerror(failure.errno)}", failure.errno)
+        return spawn.SpawnError(2, f"[dumb-init] {command}: {posix.strerror(failure.errno)}", failure.errno)
 
 
-NATIVE = Personality()
 PERSONALITIES: dict[str, Personality] = {p.name: p for p in (NATIVE, Tini(), DumbInit())}
 
 
 def for_program(argv0: str) -> Personality:
     """The personality the program was invoked as (its basename), pyinit's by default."""
-    return PERSONALITIES[PROGRAM_NAMES.get(os.path.basename(argv0), "pyinit")]
+    return PERSONALITIES[PROGRAM_NAMES.get(basename(argv0), "pyinit")]
 
 
 def by_name(name: str) -> Personality:

@@ -8,7 +8,7 @@ other's statuses.
 
 from __future__ import annotations
 
-import os
+import posix
 
 from pyinit import log
 
@@ -21,19 +21,19 @@ if TYPE_CHECKING:
 
 def exit_code(status: int) -> int:
     """A wait status as a shell reports it: the exit code, or 128+N for signal N."""
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    if os.WIFEXITED(status):
-        return os.WEXITSTATUS(status)
+    if posix.WIFSIGNALED(status):
+        return 128 + posix.WTERMSIG(status)
+    if posix.WIFEXITED(status):
+        return posix.WEXITSTATUS(status)
     return 1
 
 
 def describe(status: int) -> dict[str, int | str]:
-    if os.WIFSIGNALED(status):
+    if posix.WIFSIGNALED(status):
         from pyinit import signals
 
-        return {"signal": signals.name(os.WTERMSIG(status))}
-    return {"exit_code": os.WEXITSTATUS(status)}
+        return {"signal": signals.name(posix.WTERMSIG(status))}
+    return {"exit_code": posix.WEXITSTATUS(status)}
 
 
 def describe_status(status: int) -> str:
@@ -56,7 +56,7 @@ class Reaper:
     def has_children(self) -> bool:
         """Whether pyinit has any child, running or not yet reaped (the status is left in place)."""
         try:
-            os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            posix.waitid(posix.P_ALL, 0, posix.WEXITED | posix.WNOHANG | posix.WNOWAIT)
         except ChildProcessError:
             return False
         return True
@@ -66,7 +66,7 @@ class Reaper:
         verbose = log.enabled(log.INFO)  # asked once per reap, not per zombie: a burst brings thousands
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status = posix.waitpid(-1, posix.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:

@@ -7,7 +7,7 @@ and costs several milliseconds on the path from exec to the child running.
 from __future__ import annotations
 
 import _signal
-import os
+import posix
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def catchable() -> set[int]:
 def group_alive(pgrp: int) -> bool:
     """Whether process group ``pgrp`` still has a member (one we may not signal counts)."""
     try:
-        os.killpg(pgrp, 0)
+        posix.killpg(pgrp, 0)
     except ProcessLookupError:
         return False
     except OSError:  # EPERM: members we may not signal, but members

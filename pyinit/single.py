@@ -10,10 +10,10 @@ status (128+N for signal N, ``-e`` codes as 0) is pyinit's.
 
 from __future__ import annotations
 
-import os
+import posix
 import sys
 
-from pyinit import log, signals, spawn, terminal
+from pyinit import log, signals, spawn
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pyinit.settings import Settings
     from pyinit.single_control import SingleControl
     from pyinit.summary import Report
+    from pyinit.terminal import Terminal
 
 
 # The control socket, the drain and the OOM counter's first reading wait this long after
@@ -38,7 +39,7 @@ class SingleChild:
         self.failure: spawn.SpawnError | None = None
         self.status: int | None = None
         self.code: int | None = None  # set when pyinit itself decides the status (spawn failed)
-        self.terminal = terminal.Terminal(None, 0)
+        self.terminal: Terminal | None = None  # job control, when pyinit hands the child its terminal
         self._frame: Frame | None = None
         self.control: SingleControl | None = None  # readiness, drain, OOM verdict: once the child runs
         self.stop_signal = 0  # the first stop request, for the exit summary
@@ -52,19 +53,23 @@ class SingleChild:
     def start(self, frame: Frame) -> None:
         self._frame = frame
         settings = self.settings
-        if settings.isolation == spawn.SESSION:
-            terminal.detach()
-            tty = 0 if os.isatty(0) else None
-        else:
-            tty = terminal.foreground_fd()
+        # pyinit.terminal only with a terminal: most runs have none (a container's stdin).
+        tty = 0 if posix.isatty(0) else None
+        if tty is not None:
+            from pyinit import terminal
+
+            if settings.isolation == spawn.SESSION:
+                terminal.detach()
+            elif not terminal.holds_foreground(tty):  # started in the background: not ours to take
+                tty = None
         # pyinit holds no directory (nor its mount) busy, from before the child
         # exists: the child gets the original one through spawn's cwd.
         try:
-            cwd: str | None = os.getcwd()
+            cwd: str | None = posix.getcwd()
         except OSError:  # removed under us: the child inherits it as it is
             cwd = None
         if cwd is not None:
-            os.chdir("/")
+            posix.chdir("/")
         try:
             self.child, failure = spawn.spawn(
                 settings.command, settings.isolation, tty, cwd=cwd, child_signals=settings.child_signals
@@ -76,23 +81,26 @@ class SingleChild:
             return
         finally:
             if cwd is None:
-                os.chdir("/")
+                posix.chdir("/")
         if failure is not None:
             self.failure = settings.personality.exec_failure(settings.command[0], failure, self.child)
             sys.stderr.write(f"{self.failure}\n")
         else:
             log.info("spawned", pid=self.child, command=settings.command)
             frame.loop.call_later(SERVE_AFTER, self.serve)
-        self.terminal = terminal.Terminal(tty if settings.isolation == spawn.PGROUP else None, self.child)
+        if tty is not None and settings.isolation == spawn.PGROUP:
+            from pyinit.terminal import Terminal
+
+            self.terminal = Terminal(tty, self.child)
         frame.reaper.watch(self.child, self.on_child_exit)
         frame.reaper.on_orphan = self.on_orphan
 
     def after_reap(self) -> None:
-        if self.terminal.fd is not None:  # no call at all without a terminal: this runs once per orphan
+        if self.terminal is not None:  # no call at all without a terminal: this runs once per orphan
             self.terminal.child_changed()
 
     def forward(self, sig: int) -> None:
-        if sig == signals.SIGCONT:
+        if sig == signals.SIGCONT and self.terminal is not None:
             self.terminal.continued()
         if sig in signals.JOB_CONTROL:
             self.on_job_control(sig)
@@ -132,7 +140,8 @@ class SingleChild:
         return Report(code, cause, None if self.control is None else self.control.oom_killed)
 
     def close(self) -> None:
-        self.terminal.release()
+        if self.terminal is not None:
+            self.terminal.release()
         if self.control is not None:
             self.control.close()
 
@@ -144,8 +153,8 @@ class SingleChild:
             # dumb-init: forward (as SIGSTOP in session mode), then stop too so a
             # shell above sees the job stopped. A namespace init cannot stop itself.
             self.send(sig)
-            if os.getpid() != 1:
-                os.kill(os.getpid(), signals.SIGSTOP)
+            if posix.getpid() != 1:
+                posix.kill(posix.getpid(), signals.SIGSTOP)
             return
         if sig != signals.SIGTSTP:  # TTIN/TTOU only ever concern pyinit's own terminal use
             log.debug("ignored", signal=signals.name(sig))
@@ -159,7 +168,7 @@ class SingleChild:
             return
         whom = self.child if self.settings.single_child else -self.child
         try:
-            os.kill(whom, target)
+            posix.kill(whom, target)
         except ProcessLookupError:
             return
         if log.enabled(log.INFO):  # not even the name's look-up on the forwarding path when quiet

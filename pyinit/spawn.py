@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import _signal
 import errno
-import os
+import posix
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,6 +39,9 @@ SIGPIPE = 13
 SIGXFSZ = 25
 
 TIOCSCTTY = 0x540E
+
+# Where a command is looked for when PATH is not set (os.defpath).
+DEFAULT_PATH = "/bin:/usr/bin"
 
 # A child's oom_score_adj is pyinit's plus this (at most 1000) unless told otherwise:
 # within a memory limit, the OOM killer then picks a child before PID 1.
@@ -79,7 +82,7 @@ STEPS = {
 
 def exec_failure(command: str, err: int, step: str = "exec") -> SpawnError:
     """The failure for ``err`` at ``step``: 127 when the command is not found, else 126."""
-    reason = os.strerror(err) if err else "unknown error"
+    reason = posix.strerror(err) if err else "unknown error"
     if step != "exec":
         return SpawnError(126, f"{command}: cannot {STEPS.get(step, step)}: {reason}", err, step)
     if err == errno.ENOENT:
@@ -120,23 +123,23 @@ def spawn(
     before pyinit; raising it needs no privilege, lowering it below pyinit's
     needs CAP_SYS_RESOURCE, and without it the child keeps pyinit's value).
     """
-    report_r, report_w = os.pipe()  # close-on-exec: EOF on a successful exec
-    pid = os.fork()
+    report_r, report_w = posix.pipe()  # close-on-exec: EOF on a successful exec
+    pid = posix.fork()
     if pid == 0:
-        os.close(report_r)
+        posix.close(report_r)
         _become(argv, isolation, terminal_fd, env, cwd, report_w, credentials, fds, child_signals, oom_score_adj)
-    os.close(report_w)
+    posix.close(report_w)
     if isolation == PGROUP:
         try:  # both sides set it, so neither races the other
-            os.setpgid(pid, pid)
+            posix.setpgid(pid, pid)
         except OSError:
             pass
     try:
         report = b""
-        while chunk := os.read(report_r, 64):
+        while chunk := posix.read(report_r, 64):
             report += chunk
     finally:
-        os.close(report_r)
+        posix.close(report_r)
     if report:
         step, _, err = report.decode("ascii", "replace").partition(":")
         return pid, exec_failure(argv[0], int(err) if err.isdigit() else 0, step)
@@ -146,11 +149,11 @@ def spawn(
 def spawn_quiet(argv: Sequence[str]) -> tuple[int, SpawnError | None]:
     """:func:`spawn` with stdin, stdout and stderr on /dev/null, in a process group of its
     own: a probe or a check, whose only answer is its exit status."""
-    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    devnull = posix.open("/dev/null", posix.O_RDWR | posix.O_CLOEXEC)
     try:
         return spawn(argv, PGROUP, fds={0: devnull, 1: devnull, 2: devnull})
     finally:
-        os.close(devnull)
+        posix.close(devnull)
 
 
 def _become(
@@ -173,7 +176,7 @@ def _become(
     step = "setsid" if isolation == SESSION else "setpgid"
     try:
         if isolation == SESSION:
-            os.setsid()
+            posix.setsid()
             if terminal_fd is not None:
                 try:
                     import fcntl
@@ -182,10 +185,10 @@ def _become(
                 except OSError:
                     pass
         elif isolation == PGROUP:
-            os.setpgid(0, 0)
+            posix.setpgid(0, 0)
             if terminal_fd is not None:
                 try:  # SIGTTOU is still blocked here, so this cannot stop us
-                    os.tcsetpgrp(terminal_fd, os.getpgrp())
+                    posix.tcsetpgrp(terminal_fd, posix.getpgrp())
                 except OSError:
                     pass
         if fds:
@@ -196,16 +199,16 @@ def _become(
             uid, gid, groups = credentials
             if groups is not None:
                 step = "setgroups"
-                os.setgroups(groups)
+                posix.setgroups(groups)
             if gid is not None:
                 step = "setgid"
-                os.setgid(gid)
+                posix.setgid(gid)
             if uid is not None:
                 step = "setuid"
-                os.setuid(uid)
+                posix.setuid(uid)
         if cwd is not None:
             step = "cwd"
-            os.chdir(cwd)
+            posix.chdir(cwd)
         step = "signals"
         # Read before the reset, which rewrites Python's table of handlers.
         inherited = _ignored_at_start() if child_signals == INHERIT else []
@@ -215,58 +218,64 @@ def _become(
         else:
             _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
         if env is not None and env.get("WATCHDOG_PID") == OWN_PID:
-            env = {**env, "WATCHDOG_PID": str(os.getpid())}
+            env = {**env, "WATCHDOG_PID": str(posix.getpid())}
         step = "exec"
-        _exec(list(argv), os.environ if env is None else env)
+        _exec(list(argv), env)
     except OSError as exc:
         err = exc.errno or (errno.ENOEXEC if step == "exec" else 0)
         code = exec_failure(argv[0], err, step).code
         _report(report_w, f"{step}:{err}")
     except BaseException:
         _report(report_w, f"{step}:0")
-    os._exit(code)
+    posix._exit(code)
 
 
 def _set_oom_score_adj(value: int | None) -> None:
     """The child's ``oom_score_adj``: ``value``, or pyinit's own plus OOM_SCORE_STEP (at
     most 1000). Never fatal: a value the kernel refuses leaves the inherited one."""
     try:
-        fd = os.open("/proc/self/oom_score_adj", os.O_RDWR | os.O_CLOEXEC)
+        fd = posix.open("/proc/self/oom_score_adj", posix.O_RDWR | posix.O_CLOEXEC)
     except OSError:
         return
     try:
         if value is None:
-            own = int(os.read(fd, 16))
+            own = int(posix.read(fd, 16))
             value = min(own + OOM_SCORE_STEP, 1000)
             if value == own:
                 return
-            os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, str(value).encode())
+            posix.lseek(fd, 0, 0)  # SEEK_SET
+        posix.write(fd, str(value).encode())
     except (OSError, ValueError):
         pass
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def _report(fd: int, text: str) -> None:
     try:
-        os.write(fd, text.encode())
+        posix.write(fd, text.encode())
     except BaseException:  # nothing left to tell it with; the exit status still says 126
         pass
 
 
-def _exec(argv: list[str], env: Mapping[str, str]) -> None:
-    """``os.execvpe`` without its ``import warnings`` (about 1 ms in the child before exec).
+def _exec(argv: list[str], env: Mapping[str, str] | None) -> None:
+    """``os.execvpe`` without its ``import warnings`` (about 1 ms in the child before exec),
+    and without ``os``: ``env`` None is pyinit's own environment, as ``posix`` holds it.
 
     Same search: a name with a slash is run as is; otherwise each PATH entry
     in turn, reporting the first error other than "not found"."""
+    environ: Mapping[str, str] | Mapping[bytes, bytes] = posix.environ if env is None else env
     if "/" in argv[0]:
-        os.execve(argv[0], argv, env)
+        posix.execve(argv[0], argv, environ)
+    if env is None:
+        search = posix.environ.get(b"PATH", DEFAULT_PATH.encode()).decode("utf-8", "surrogateescape")
+    else:
+        search = env.get("PATH", DEFAULT_PATH)
     first: OSError | None = None
-    last: OSError = FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
-    for directory in env.get("PATH", os.defpath).split(os.pathsep):
+    last: OSError = FileNotFoundError(errno.ENOENT, posix.strerror(errno.ENOENT), argv[0])
+    for directory in search.split(":"):
         try:
-            os.execve(os.path.join(directory or ".", argv[0]), argv, env)
+            posix.execve(f"{directory or '.'}/{argv[0]}", argv, environ)
         except (FileNotFoundError, NotADirectoryError) as exc:
             last = exc
         except OSError as exc:
@@ -332,5 +341,5 @@ def _move_fds(fds: Mapping[int, int], report_w: int) -> int:
     lifted = {target: fcntl.fcntl(source, fcntl.F_DUPFD_CLOEXEC, floor) for target, source in fds.items()}
     report_w = fcntl.fcntl(report_w, fcntl.F_DUPFD_CLOEXEC, floor)
     for target, source in lifted.items():
-        os.dup2(source, target)  # inheritable: the exec'd program keeps it
+        posix.dup2(source, target)  # inheritable: the exec'd program keeps it
     return report_w

@@ -84,6 +84,7 @@ class Teardown:
         self._backstop = self.loop.call_later(self.grace + 2 * KILL_TIMEOUT, self._overdue)
         self.reaper.reap()  # what is already dead needs no signal
         try:
+            self.loop.prepare()  # before the scan's pidfds can take the last descriptors
             if self.scope is None:
                 self.scope = Scope()
             count = self._sweep(self.stop_signal)

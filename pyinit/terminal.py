@@ -10,7 +10,7 @@ So each call first checks that pyinit's own group really holds the terminal.
 
 from __future__ import annotations
 
-import os
+import posix
 
 from pyinit import log, signals
 
@@ -20,29 +20,18 @@ TIOCNOTTY = 0x5422
 def holds_foreground(fd: int) -> bool:
     """Whether pyinit's process group is the foreground group of terminal ``fd``."""
     try:
-        pgrp = os.getpgrp()
-        if os.tcgetpgrp(fd) != pgrp:
+        pgrp = posix.getpgrp()
+        if posix.tcgetpgrp(fd) != pgrp:
             return False
         if pgrp == 0:
             # Our group's leader is outside our PID namespace (``unshare -fp``
             # from a shell): both ids read 0 whichever group is in the foreground.
             # Ask the kernel instead: with SIGTTIN blocked, reading from the
             # background fails with EIO; an empty read in the foreground returns at once.
-            os.read(fd, 0)
+            posix.read(fd, 0)
     except OSError:
         return False
     return True
-
-
-def foreground_fd() -> int | None:
-    """stdin, if it is a terminal whose foreground group is pyinit's own.
-
-    A pyinit started in the background (``pyinit -- x &``) must never take
-    the terminal from the shell that started it.
-    """
-    if os.isatty(0) and holds_foreground(0):
-        return 0
-    return None
 
 
 def detach() -> None:
@@ -53,7 +42,7 @@ def detach() -> None:
     name (``ssi_pid`` is pyinit's pid), so the rule that pyinit never forwards
     a signal it caused keeps them from the child, which would hang up at once.
     """
-    if not os.isatty(0):
+    if not posix.isatty(0):
         return
     import fcntl
 
@@ -90,7 +79,7 @@ class Terminal:
     def _give(self, pgrp: int) -> bool:
         assert self.fd is not None
         try:
-            os.tcsetpgrp(self.fd, pgrp)
+            posix.tcsetpgrp(self.fd, pgrp)
         except OSError as exc:  # not fatal: the child just runs without the foreground
             log.debug("cannot hand over the terminal", to=pgrp, error=exc.strerror)
             return False
@@ -99,19 +88,19 @@ class Terminal:
     def _foreground(self) -> int:
         assert self.fd is not None
         try:
-            return os.tcgetpgrp(self.fd)
+            return posix.tcgetpgrp(self.fd)
         except OSError:
             return -1
 
     def child_changed(self) -> None:
         """On SIGCHLD: suspend along with a child stopped from the terminal."""
-        if self.fd is None or self.suspended or os.getpid() == 1 or _state(self.child) != "T":
+        if self.fd is None or self.suspended or posix.getpid() == 1 or _state(self.child) != "T":
             return
         if self._foreground() == self.child:
-            self._give(os.getpgrp())
+            self._give(posix.getpgrp())
         self.suspended = True
         log.info("child stopped; stopping too")
-        os.kill(os.getpid(), signals.SIGSTOP)  # returns once continued
+        posix.kill(posix.getpid(), signals.SIGSTOP)  # returns once continued
 
     def continued(self) -> None:
         """On SIGCONT: back in the foreground (``fg``), the child gets the terminal again."""
@@ -127,5 +116,5 @@ class Terminal:
         if self.fd is None:
             return
         pgrp = self._foreground()
-        if pgrp not in (-1, os.getpgrp()) and (pgrp == self.child or not signals.group_alive(pgrp)):
-            self._give(os.getpgrp())
+        if pgrp not in (-1, posix.getpgrp()) and (pgrp == self.child or not signals.group_alive(pgrp)):
+            self._give(posix.getpgrp())

@@ -9,7 +9,7 @@ import pytest
 
 from pyinit import signals
 from pyinit.init import Frame
-from pyinit.personalities import NATIVE
+from pyinit.personality import NATIVE
 from pyinit.settings import Settings
 
 OTHER = os.getpid() + 1  # a sender that is not pyinit
@@ -46,9 +46,13 @@ class Recorder:
 class CountingReaper:
     def __init__(self) -> None:
         self.reaps = 0
+        self.children = True  # someone is left: end() has a teardown to run
 
     def reap(self) -> None:
         self.reaps += 1
+
+    def has_children(self) -> bool:
+        return self.children
 
 
 class FakeTeardown:
@@ -140,3 +144,14 @@ def test_end_starts_the_teardown_from_the_loop_not_from_the_caller(
     assert f.teardown.phase == "idle"  # scheduled, not started inside end() (which may run inside a reap)
     assert not f.finished
     f.loop.close()
+
+
+@pytest.mark.timeout(10)
+def test_end_with_nobody_left_finishes_without_a_teardown(frame: tuple[Frame, Recorder, CountingReaper]) -> None:
+    f, _, reaper = frame
+    f.settings.grace = 0.5
+    reaper.children = False
+    f.pid = 4242  # a subreaper: no child means no descendant (as PID 1, /proc must list only us too)
+    f.end()
+    assert f.teardown is None
+    assert f.finished

@@ -13,7 +13,7 @@ import pytest
 from pyinit import signals
 from pyinit.drain import Drain
 from pyinit.loop import Timer
-from pyinit.personalities import NATIVE
+from pyinit.personality import NATIVE
 from pyinit.services.mode import ServicesMode
 from pyinit.services.readiness import Probe
 from pyinit.services.service import Service
