@@ -28,15 +28,20 @@ SIGTTOU = 22
 STOP_REQUESTS = frozenset({SIGTERM, SIGINT, SIGQUIT})
 JOB_CONTROL = frozenset({SIGTSTP, SIGTTIN, SIGTTOU})
 
-NUMBERS: dict[str, int] = {
-    name: value
-    for name, value in vars(_signal).items()
-    if name.startswith("SIG") and not name.startswith("SIG_") and isinstance(value, int)
-}
-# The preferred spelling first wins, so names read as the kernel's.
+# Name <-> number, made on first use (a log line, a signal option): not on the usual start.
+NUMBERS: dict[str, int] = {}
 NAMES: dict[int, str] = {}
-for _name, _value in sorted(NUMBERS.items(), key=lambda item: item[0] in ("SIGIOT", "SIGPOLL", "SIGCLD")):
-    NAMES.setdefault(_value, _name)
+
+
+def _tables() -> None:
+    NUMBERS.update(
+        (name, value)
+        for name, value in vars(_signal).items()
+        if name.startswith("SIG") and not name.startswith("SIG_") and isinstance(value, int)
+    )
+    # The preferred spelling first wins, so names read as the kernel's.
+    for spelled, number in sorted(NUMBERS.items(), key=lambda item: item[0] in ("SIGIOT", "SIGPOLL", "SIGCLD")):
+        NAMES.setdefault(number, spelled)
 
 
 class SignalError(ValueError):
@@ -60,6 +65,8 @@ def group_alive(pgrp: int) -> bool:
 
 
 def name(sig: int) -> str:
+    if not NAMES:
+        _tables()
     if sig in NAMES:
         return NAMES[sig]
     if _signal.SIGRTMIN <= sig <= _signal.SIGRTMAX:
@@ -69,6 +76,8 @@ def name(sig: int) -> str:
 
 def parse(text: str, allow_zero: bool = False) -> int:
     """A signal from ``TERM``, ``SIGTERM``, ``sigterm``, ``15`` or ``RTMIN+3``."""
+    if not NUMBERS:
+        _tables()
     spelled = text.strip().upper()
     if spelled.isdigit():
         number = int(spelled)

@@ -62,17 +62,9 @@ class SingleChild:
                 terminal.detach()
             elif not terminal.holds_foreground(tty):  # started in the background: not ours to take
                 tty = None
-        # pyinit holds no directory (nor its mount) busy, from before the child
-        # exists: the child gets the original one through spawn's cwd.
-        try:
-            cwd: str | None = posix.getcwd()
-        except OSError:  # removed under us: the child inherits it as it is
-            cwd = None
-        if cwd is not None:
-            posix.chdir("/")
-        try:
+        try:  # the child inherits pyinit's directory
             self.child, failure = spawn.spawn(
-                settings.command, settings.isolation, tty, cwd=cwd, child_signals=settings.child_signals
+                settings.command, settings.isolation, tty, child_signals=settings.child_signals
             )
         except OSError as exc:
             sys.stderr.write(f"pyinit: cannot start {settings.command[0]}: {exc.strerror}\n")
@@ -80,8 +72,7 @@ class SingleChild:
             frame.end(teardown=False)
             return
         finally:
-            if cwd is None:
-                posix.chdir("/")
+            posix.chdir("/")  # then pyinit leaves it: it holds no directory (nor its mount) busy
         if failure is not None:
             self.failure = settings.personality.exec_failure(settings.command[0], failure, self.child)
             sys.stderr.write(f"{self.failure}\n")

@@ -123,11 +123,14 @@ def spawn(
     before pyinit; raising it needs no privilege, lowering it below pyinit's
     needs CAP_SYS_RESOURCE, and without it the child keeps pyinit's value).
     """
+    if _IGNORED[0] < 0:
+        _IGNORED[0] = _read_ignored()
+    oom_score = _oom_score_for_child(oom_score_adj)
     report_r, report_w = posix.pipe()  # close-on-exec: EOF on a successful exec
     pid = posix.fork()
     if pid == 0:
         posix.close(report_r)
-        _become(argv, isolation, terminal_fd, env, cwd, report_w, credentials, fds, child_signals, oom_score_adj)
+        _become(argv, isolation, terminal_fd, env, cwd, report_w, credentials, fds, child_signals, oom_score)
     posix.close(report_w)
     if isolation == PGROUP:
         try:  # both sides set it, so neither races the other
@@ -166,7 +169,7 @@ def _become(
     credentials: Credentials | None = None,
     fds: Mapping[int, int] | None = None,
     child_signals: ChildSignals = RESET,
-    oom_score_adj: int | None = None,
+    oom_score: bytes | None = None,
 ) -> None:
     """In the forked child: isolate, restore signals, exec. Never returns.
 
@@ -194,7 +197,7 @@ def _become(
         if fds:
             step = "fds"
             report_w = _move_fds(fds, report_w)
-        _set_oom_score_adj(oom_score_adj)  # before setuid, which makes /proc/self/* root's
+        _set_oom_score_adj(oom_score)  # before setuid, which makes /proc/self/* root's
         if credentials is not None:
             uid, gid, groups = credentials
             if groups is not None:
@@ -230,22 +233,41 @@ def _become(
     posix._exit(code)
 
 
-def _set_oom_score_adj(value: int | None) -> None:
-    """The child's ``oom_score_adj``: ``value``, or pyinit's own plus OOM_SCORE_STEP (at
-    most 1000). Never fatal: a value the kernel refuses leaves the inherited one."""
+def _oom_score_for_child(value: int | None) -> bytes | None:
+    """What the child writes to its ``oom_score_adj``, worked out in the parent (a read
+    in the forked child costs copy-on-write faults): ``value``, or pyinit's own plus
+    OOM_SCORE_STEP (at most 1000); None when that is what it inherits anyway."""
+    if value is not None:
+        return str(value).encode()
+    own = _OWN_OOM_SCORE[0]
+    if own is None:
+        try:
+            fd = posix.open("/proc/self/oom_score_adj", posix.O_RDONLY | posix.O_CLOEXEC)
+            try:
+                own = _OWN_OOM_SCORE[0] = int(posix.read(fd, 16))
+            finally:
+                posix.close(fd)
+        except (OSError, ValueError):
+            return None
+    raised = min(own + OOM_SCORE_STEP, 1000)
+    return None if raised == own else str(raised).encode()
+
+
+# pyinit's own oom_score_adj, read once: pyinit never changes it.
+_OWN_OOM_SCORE: list[int | None] = [None]
+
+
+def _set_oom_score_adj(value: bytes | None) -> None:
+    """In the child. Never fatal: a value the kernel refuses leaves the inherited one."""
+    if value is None:
+        return
     try:
-        fd = posix.open("/proc/self/oom_score_adj", posix.O_RDWR | posix.O_CLOEXEC)
+        fd = posix.open("/proc/self/oom_score_adj", posix.O_WRONLY | posix.O_CLOEXEC)
     except OSError:
         return
     try:
-        if value is None:
-            own = int(posix.read(fd, 16))
-            value = min(own + OOM_SCORE_STEP, 1000)
-            if value == own:
-                return
-            posix.lseek(fd, 0, 0)  # SEEK_SET
-        posix.write(fd, str(value).encode())
-    except (OSError, ValueError):
+        posix.write(fd, value)
+    except OSError:
         pass
     finally:
         posix.close(fd)
@@ -292,15 +314,7 @@ def _reset_ignored_signals() -> None:
     to import in the child before exec). Python refuses glibc's 32 and 33, so
     when those are ignored, or /proc cannot tell, the raw system call resets all.
     """
-    ignored = -1
-    try:
-        with open("/proc/self/status", "rb") as status:
-            for line in status:
-                if line.startswith(b"SigIgn:"):
-                    ignored = int(line.split()[1], 16)
-                    break
-    except (OSError, ValueError):
-        pass
+    ignored = _IGNORED[0]
     if ignored < 0 or ignored & (0b11 << 31):  # bit N-1 is signal N
         from pyinit import linux
 
@@ -309,6 +323,26 @@ def _reset_ignored_signals() -> None:
     for sig in range(1, 65):
         if ignored >> (sig - 1) & 1:
             _signal.signal(sig, _signal.SIG_DFL)
+
+
+# The signals pyinit ignores (bit N-1 for signal N; -1: unknown), read by the parent
+# before its first fork: pyinit never changes a disposition, and a read in the forked
+# child (copy-on-write pages for every Python object it touches) cost about 0.5 ms.
+_IGNORED = [-1]
+
+
+def _read_ignored() -> int:
+    """From /proc/self/status, the only source that also knows glibc's 32 and 33."""
+    try:
+        fd = posix.open("/proc/self/status", posix.O_RDONLY | posix.O_CLOEXEC)
+        try:
+            text = posix.read(fd, 65536)
+        finally:
+            posix.close(fd)
+        start = text.index(b"SigIgn:") + 7
+        return int(text[start : text.index(b"\n", start)], 16)
+    except (OSError, ValueError):
+        return -1
 
 
 def _ignored_at_start() -> list[int]:

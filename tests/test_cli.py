@@ -30,7 +30,7 @@ def test_parsing_stops_at_first_non_option() -> None:
 def test_short_options_combine_and_take_attached_values() -> None:
     s = parse("-cvv", "-rUSR1:USR2", "-e", "3", "-e4", "x")
     assert s.single_child and s.verbosity == 2
-    assert s.rewrite == {signals.NUMBERS["SIGUSR1"]: signals.NUMBERS["SIGUSR2"]}
+    assert s.rewrite == {signals.parse("SIGUSR1"): signals.parse("SIGUSR2")}
     assert s.expect_exit == {3, 4}
 
 

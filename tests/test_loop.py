@@ -59,3 +59,19 @@ def test_dropped_signals_are_counted_and_logged_once_per_batch(monkeypatch: pyte
     finally:
         loop.close()
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def test_timers_run_soonest_first_and_in_order_of_scheduling_at_the_same_time() -> None:
+    loop = Loop({signals.SIGHUP}, lambda *_: None)
+    fired: list[str] = []
+    try:
+        for name, delay in [("c", 0.003), ("a", 0.0), ("b", 0.0), ("d", 0.004), ("x", 0.002)]:
+            timer = loop.call_later(delay, lambda name=name: fired.append(name))  # type: ignore[misc]
+            if name == "x":
+                timer.cancel()
+        while len(fired) < 4:
+            loop.run_once()
+        assert fired == ["a", "b", "c", "d"]
+        assert loop._timeout() == -1  # the cancelled one went with the rest
+    finally:
+        loop.close()
