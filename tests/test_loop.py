@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,43 @@ def test_timers_run_soonest_first_and_in_order_of_scheduling_at_the_same_time() 
         assert loop._timeout() == -1  # the cancelled one went with the rest
     finally:
         loop.close()
+
+
+def test_a_listening_socket_wakes_the_signal_wait_through_sigio_and_kill_sigio_is_a_signal(
+    tmp_path: Path,
+) -> None:
+    import socket
+
+    wanted = {signals.SIGHUP, signal.SIGIO}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+    seen: list[int] = []
+    accepted: list[socket.socket] = []
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.setblocking(False)
+    server.bind(str(tmp_path / "s"))
+    server.listen(4)
+    loop = Loop(wanted, lambda s, _sender: seen.append(s))
+
+    def accept() -> None:
+        try:
+            accepted.append(server.accept()[0])
+        except BlockingIOError:
+            pass
+
+    try:
+        loop.add_async_reader(server.fileno(), accept)
+        assert loop._epoll is None  # nothing but signals watched: the loop waits in sigtimedwait
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        client.connect(str(tmp_path / "s"))
+        loop.run_once()
+        assert len(accepted) == 1 and seen == []
+        os.kill(os.getpid(), signal.SIGIO)  # someone's kill: a signal like any other
+        loop.run_once()
+        assert seen == [signal.SIGIO] and len(accepted) == 1
+        client.close()
+    finally:
+        loop.close()
+        for conn in accepted:
+            conn.close()
+        server.close()
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
