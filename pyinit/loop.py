@@ -1,15 +1,20 @@
-"""The one wait: blocked signals through a signalfd, file descriptors, deadlines.
+"""The one wait: blocked signals, file descriptors, deadlines.
 
-pyinit sleeps in ``epoll_wait`` and nowhere else. The timeout is the nearest
-deadline, or infinite when there is none, so an idle pyinit never wakes up.
-The loop dispatches events and owns no policy; a handler that raises is
-logged and the loop carries on, because PID 1 must not die of its own bug.
+pyinit sleeps here and nowhere else. While nothing but signals and timers is
+watched (a single child, nobody connected: the usual case) the wait is
+``sigtimedwait``, one system call per wake-up, as tini's; once a descriptor is
+watched it is ``epoll_wait`` on a signalfd and the descriptors, both made
+then. The timeout is the nearest deadline, or infinite when there is none, so
+an idle pyinit never wakes up. The loop dispatches events and owns no policy;
+a handler that raises is logged and the loop carries on, because PID 1 must
+not die of its own bug.
 
-Work per wake-up is bounded: at most :data:`SIGNAL_BATCH` signal records are
-read, then the other descriptors and the due timers get their turn, and the
-signalfd (still readable) wakes the next round at once. Under a storm of
-queued signals a child's exit is still reaped, and a teardown that is due
-still starts, within one batch.
+Work per wake-up is bounded: one signal from ``sigtimedwait`` (up to
+:data:`SIGNAL_BATCH` while they go unwanted, so they are logged per batch), or
+at most :data:`SIGNAL_BATCH` records from the signalfd; then the other
+descriptors and the due timers get their turn. Under a storm of queued
+signals a child's exit is still reaped, and a teardown that is due still
+starts, within one batch.
 """
 
 from __future__ import annotations
