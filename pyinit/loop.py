@@ -166,14 +166,7 @@ class Loop:
                 return
         else:
             info = sigwaitinfo(signals)
-        sig = info.si_signo
-        if sig != SIGIO:  # _dispatch, inline: this is every forwarded signal's path
-            try:
-                self._on_signal(sig, info.si_pid)
-            except Exception as exc:
-                log.error("internal error; carrying on", error=repr(exc))
-        else:
-            self._dispatch(sig, info.si_pid, info.si_code)
+        self._dispatch(info.si_signo, info.si_pid, info.si_code)
         # A batch only while signals go unwanted (a storm after the child's exit), so that
         # they are logged once per batch; a forwarded signal costs no second system call.
         taken = 1

@@ -80,9 +80,7 @@ class SingleChild:
             log.info("spawned", pid=self.child, command=settings.command)
             frame.loop.call_later(SERVE_AFTER, self.serve)
         if tty is not None and settings.isolation == spawn.PGROUP:
-            from pyinit.terminal import Terminal
-
-            self.terminal = Terminal(tty, self.child)
+            self.terminal = terminal.Terminal(tty, self.child)
         frame.reaper.watch(self.child, self.on_child_exit)
         frame.reaper.on_orphan = self.on_orphan
 

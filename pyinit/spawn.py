@@ -123,14 +123,13 @@ def spawn(
     before pyinit; raising it needs no privilege, lowering it below pyinit's
     needs CAP_SYS_RESOURCE, and without it the child keeps pyinit's value).
     """
-    if _IGNORED[0] < 0:
-        _IGNORED[0] = _read_ignored()
-    oom_score = _oom_score_for_child(oom_score_adj)
+    ignored, own_oom_score = _own_state()
+    oom_score = _child_oom_score(oom_score_adj, own_oom_score)
     report_r, report_w = posix.pipe()  # close-on-exec: EOF on a successful exec
     pid = posix.fork()
     if pid == 0:
         posix.close(report_r)
-        _become(argv, isolation, terminal_fd, env, cwd, report_w, credentials, fds, child_signals, oom_score)
+        _become(argv, isolation, terminal_fd, env, cwd, report_w, credentials, fds, child_signals, oom_score, ignored)
     posix.close(report_w)
     if isolation == PGROUP:
         try:  # both sides set it, so neither races the other
@@ -170,6 +169,7 @@ def _become(
     fds: Mapping[int, int] | None = None,
     child_signals: ChildSignals = RESET,
     oom_score: bytes | None = None,
+    ignored: int = -1,
 ) -> None:
     """In the forked child: isolate, restore signals, exec. Never returns.
 
@@ -215,7 +215,7 @@ def _become(
         step = "signals"
         # Read before the reset, which rewrites Python's table of handlers.
         inherited = _ignored_at_start() if child_signals == INHERIT else []
-        _reset_ignored_signals()
+        _reset_ignored_signals(ignored)
         if child_signals == INHERIT:
             _inherit_signals(inherited)
         else:
@@ -233,28 +233,15 @@ def _become(
     posix._exit(code)
 
 
-def _oom_score_for_child(value: int | None) -> bytes | None:
-    """What the child writes to its ``oom_score_adj``, worked out in the parent (a read
-    in the forked child costs copy-on-write faults): ``value``, or pyinit's own plus
+def _child_oom_score(value: int | None, own: int | None) -> bytes | None:
+    """What the child writes to its ``oom_score_adj``: ``value``, or pyinit's own plus
     OOM_SCORE_STEP (at most 1000); None when that is what it inherits anyway."""
     if value is not None:
         return str(value).encode()
-    own = _OWN_OOM_SCORE[0]
     if own is None:
-        try:
-            fd = posix.open("/proc/self/oom_score_adj", posix.O_RDONLY | posix.O_CLOEXEC)
-            try:
-                own = _OWN_OOM_SCORE[0] = int(posix.read(fd, 16))
-            finally:
-                posix.close(fd)
-        except (OSError, ValueError):
-            return None
+        return None
     raised = min(own + OOM_SCORE_STEP, 1000)
     return None if raised == own else str(raised).encode()
-
-
-# pyinit's own oom_score_adj, read once: pyinit never changes it.
-_OWN_OOM_SCORE: list[int | None] = [None]
 
 
 def _set_oom_score_adj(value: bytes | None) -> None:
@@ -306,15 +293,15 @@ def _exec(argv: list[str], env: Mapping[str, str] | None) -> None:
     raise first or last
 
 
-def _reset_ignored_signals() -> None:
+def _reset_ignored_signals(ignored: int) -> None:
     """Put back to SIG_DFL every signal ignored here, the only dispositions exec keeps.
 
-    The ignored set comes from /proc/self/status, so the usual case (Python's
-    SIGPIPE and SIGXFSZ) costs two ``signal()`` calls, not ctypes (about 2 ms
-    to import in the child before exec). Python refuses glibc's 32 and 33, so
-    when those are ignored, or /proc cannot tell, the raw system call resets all.
+    ``ignored`` is the parent's mask from /proc/self/status (bit N-1 for signal N; -1
+    when it could not tell), so the usual case (Python's SIGPIPE and SIGXFSZ) costs two
+    ``signal()`` calls, not ctypes (about 2 ms to import in the child before exec).
+    Python refuses glibc's 32 and 33, so when those are ignored, or /proc could not
+    tell, the raw system call resets all.
     """
-    ignored = _IGNORED[0]
     if ignored < 0 or ignored & (0b11 << 31):  # bit N-1 is signal N
         from pyinit import linux
 
@@ -325,24 +312,36 @@ def _reset_ignored_signals() -> None:
             _signal.signal(sig, _signal.SIG_DFL)
 
 
-# The signals pyinit ignores (bit N-1 for signal N; -1: unknown), read by the parent
-# before its first fork: pyinit never changes a disposition, and a read in the forked
-# child (copy-on-write pages for every Python object it touches) cost about 0.5 ms.
-_IGNORED = [-1]
+# What the parent knows of itself, read before its first fork and kept: pyinit never
+# changes a disposition or its own oom_score_adj, and a read in the forked child (a
+# copy-on-write fault for every Python object it touches) cost about 0.5 ms before exec.
+_OWN_STATE: tuple[int, int | None] | None = None
 
 
-def _read_ignored() -> int:
-    """From /proc/self/status, the only source that also knows glibc's 32 and 33."""
-    try:
-        fd = posix.open("/proc/self/status", posix.O_RDONLY | posix.O_CLOEXEC)
+def _own_state() -> tuple[int, int | None]:
+    """(the signals pyinit ignores as a mask, -1 if unknown; its oom_score_adj, None if unknown)."""
+    global _OWN_STATE
+    if _OWN_STATE is None:
         try:
-            text = posix.read(fd, 65536)
-        finally:
-            posix.close(fd)
-        start = text.index(b"SigIgn:") + 7
-        return int(text[start : text.index(b"\n", start)], 16)
-    except (OSError, ValueError):
-        return -1
+            status = _read_self("status")
+            start = status.index(b"SigIgn:") + 7
+            ignored = int(status[start : status.index(b"\n", start)], 16)
+        except (OSError, ValueError):  # /proc/self/status is the only source that knows 32 and 33
+            ignored = -1
+        try:
+            oom_score: int | None = int(_read_self("oom_score_adj"))
+        except (OSError, ValueError):
+            oom_score = None
+        _OWN_STATE = ignored, oom_score
+    return _OWN_STATE
+
+
+def _read_self(name: str) -> bytes:
+    fd = posix.open(f"/proc/self/{name}", posix.O_RDONLY | posix.O_CLOEXEC)
+    try:
+        return posix.read(fd, 65536)
+    finally:
+        posix.close(fd)
 
 
 def _ignored_at_start() -> list[int]:
