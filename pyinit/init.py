@@ -26,6 +26,7 @@ from pyinit import log, signals
 from pyinit.fs import exists as _exists
 from pyinit.reaper import Reaper
 from pyinit.settings import DEFAULT_TERMINATION_LOG
+from pyinit.signals import SIGCHLD, STOP_REQUESTS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ class Frame:
     # -- what the kernel sends -----------------------------------------------
     def on_signal(self, sig: int, sender: int) -> None:
         assert self.mode is not None
-        if sig == signals.SIGCHLD:
+        if sig == SIGCHLD:
             self.reaper.reap()
             self.mode.after_reap()
             return
@@ -156,12 +157,12 @@ class Frame:
         if self.ending:
             # The children the signal was meant for are gone; a stop request now
             # means "do not wait any longer" (Ctrl-C twice).
-            if sig in signals.STOP_REQUESTS and self.teardown is not None:
+            if sig in STOP_REQUESTS and self.teardown is not None:
                 self.teardown.hurry()
             else:
                 self.loop.drop(sig)  # counted, logged once per batch: a storm must not fill the log
             return
-        if sig in signals.STOP_REQUESTS:
+        if sig in STOP_REQUESTS:
             self.stop_requests += 1
             if self.stop_requests == 1:
                 self.mode.stop_requested(sig)

@@ -157,37 +157,45 @@ class Loop:
 
     def _wait_signal(self) -> None:
         """Nothing but signals and timers to wait for: one ``sigtimedwait``, as tini
-        waits (a wake-up costs one system call, where epoll costs two)."""
-        signals = self._signals
+        waits (a wake-up costs one system call, where epoll costs two).
+
+        One signal per wake-up; more (up to a batch, without waiting) only while they go
+        unwanted (a storm after the child's exit), so that they are logged once per batch."""
+        signals, on_signal = self._signals, self._on_signal
         timeout = self._timeout() if self._timers else -1  # -1: the timers were all cancelled
-        if timeout >= 0:
-            info = sigtimedwait(signals, timeout)
-            if info is None:
-                return
-        else:
-            info = sigwaitinfo(signals)
-        self._dispatch(info.si_signo, info.si_pid, info.si_code)
-        # A batch only while signals go unwanted (a storm after the child's exit), so that
-        # they are logged once per batch; a forwarded signal costs no second system call.
-        taken = 1
-        while self._dropped and taken < SIGNAL_BATCH:
-            info = sigtimedwait(signals, 0)
-            if info is None:
-                break
+        info = sigtimedwait(signals, timeout) if timeout >= 0 else sigwaitinfo(signals)
+        taken = 0
+        while info is not None:
+            sig = info.si_signo
+            try:  # _dispatch's work, inline: this is every forwarded signal's path
+                if sig == SIGIO and info.si_code > 0:
+                    self._io_ready()
+                else:
+                    on_signal(sig, info.si_pid)
+            except Exception as exc:
+                log.error("internal error; carrying on", error=repr(exc))
             taken += 1
-            self._dispatch(info.si_signo, info.si_pid, info.si_code)
-        if self._dropped:
-            self._report_dropped()
+            if not self._dropped:
+                return
+            if taken == SIGNAL_BATCH:
+                break
+            info = sigtimedwait(signals, 0)
+        self._report_dropped()
 
     def _dispatch(self, sig: int, sender: int, code: int) -> None:
         try:  # _guard's work, inline: this runs for every signal of a storm
-            if sig == SIGIO and code > 0:  # the kernel's (SI_KERNEL, POLL_*), not kill's
-                for callback in list(self._async.values()):
-                    callback()
+            if sig == SIGIO and code > 0:
+                self._io_ready()
             else:
                 self._on_signal(sig, sender)
         except Exception as exc:
             log.error("internal error; carrying on", error=repr(exc))
+
+    def _io_ready(self) -> None:
+        """SIGIO from the kernel (its si_code is SI_KERNEL or a POLL_* band; kill's is not
+        positive): one of the async readers may have something."""
+        for callback in list(self._async.values()):
+            callback()
 
     def _timeout(self) -> float:
         while self._timers and self._timers[-1].cancelled:

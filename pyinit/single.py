@@ -15,6 +15,8 @@ import sys
 
 from pyinit import log, signals, spawn
 
+_CONT_OR_JOB_CONTROL = signals.JOB_CONTROL | {signals.SIGCONT}
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyinit.init import Frame
@@ -43,6 +45,10 @@ class SingleChild:
         self._frame: Frame | None = None
         self.control: SingleControl | None = None  # readiness, drain, OOM verdict: once the child runs
         self.stop_signal = 0  # the first stop request, for the exit summary
+        # Read once for the forwarding path, where each look-up is paid per signal.
+        self.rewrite = settings.rewrite
+        self.whom = 0  # the child, or with -g / pyinit's default its group (-pid): set at spawn
+        self.verbose = log.enabled(log.INFO)  # the log is configured before the mode exists
 
     @property
     def frame(self) -> Frame:
@@ -73,6 +79,7 @@ class SingleChild:
             return
         finally:
             posix.chdir("/")  # then pyinit leaves it: it holds no directory (nor its mount) busy
+        self.whom = self.child if settings.single_child else -self.child
         if failure is not None:
             self.failure = settings.personality.exec_failure(settings.command[0], failure, self.child)
             sys.stderr.write(f"{self.failure}\n")
@@ -89,11 +96,13 @@ class SingleChild:
             self.terminal.child_changed()
 
     def forward(self, sig: int) -> None:
-        if sig == signals.SIGCONT and self.terminal is not None:
-            self.terminal.continued()
-        if sig in signals.JOB_CONTROL:
-            self.on_job_control(sig)
-            return
+        if sig in _CONT_OR_JOB_CONTROL:  # one test on the usual signal's path
+            if sig == signals.SIGCONT:
+                if self.terminal is not None:
+                    self.terminal.continued()
+            else:
+                self.on_job_control(sig)
+                return
         self.send(sig)
 
     def stop_requested(self, sig: int) -> None:
@@ -151,16 +160,16 @@ class SingleChild:
         self.send(sig)
 
     def send(self, sig: int) -> None:
-        target = self.settings.rewrite.get(sig, sig)  # signals.rewrite's rule, inline on the forwarding path
+        target = self.rewrite.get(sig, sig)  # signals.rewrite's rule, inline on the forwarding path
         if target == 0 or self.status is not None:
             self.frame.loop.drop(sig)  # counted, logged once per batch: a storm must not fill the log
             return
-        whom = self.child if self.settings.single_child else -self.child
+        whom = self.whom
         try:
             posix.kill(whom, target)
         except ProcessLookupError:
             return
-        if log.enabled(log.INFO):  # not even the name's look-up on the forwarding path when quiet
+        if self.verbose:  # not even the name's look-up on the forwarding path when quiet
             log.info("forwarded", signal=signals.name(target), to=whom)
 
     def on_child_exit(self, pid: int, status: int) -> None:
