@@ -9,6 +9,11 @@ from Python. Once blocked, signals queue and are collected through a signalfd.
 
 import _signal
 
+# The modules on the single-child start path (entry, cli, options, settings, personality, linux,
+# signals, spawn, log, init, single, reaper, loop, fs) do without `from __future__ import
+# annotations`: the statement imports the __future__ module, 0.4 ms of a 10 ms start. Their
+# annotations that name types imported only for the type checker are quoted instead.
+
 # The mask pyinit was started with: tini's children get it back (see spawn.py).
 ORIGINAL_MASK = _signal.pthread_sigmask(_signal.SIG_BLOCK, _signal.valid_signals())
 

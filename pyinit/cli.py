@@ -4,8 +4,6 @@ The personality (tini, dumb-init or pyinit's own, from the program's name or
 ``--compat``) picks the option table that :mod:`pyinit.options` parses.
 """
 
-from __future__ import annotations
-
 import posix
 import sys
 
@@ -23,7 +21,7 @@ RESERVED = {"ctl": "the control client", "doctor": "the environment check"}
 __all__ = ["EarlyExit", "Settings", "UsageError", "main", "parse", "parse_duration"]
 
 
-def apply_environment(settings: Settings, env: Mapping[str, str]) -> None:
+def apply_environment(settings: Settings, env: "Mapping[str, str]") -> None:
     """PYINIT_* variables; called before the flags, which win."""
     try:
         if "PYINIT_VERBOSITY" in env:
@@ -71,7 +69,7 @@ def _absolute(path: str) -> str:
     return os.path.abspath(path)
 
 
-def parse(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
+def parse(argv: "Sequence[str]", env: "Mapping[str, str]") -> Settings:
     """Settings from a command line: the personality (from the program's name or
     a leading ``--compat NAME``) sets the defaults, then PYINIT_* variables, then
     the personality's own variables, then its flags."""
@@ -123,7 +121,7 @@ def _personality_names() -> dict[str, str]:
     return PROGRAM_NAMES
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: "Sequence[str] | None" = None) -> int:
     argv = sys.argv if argv is None else argv
     if argv[1:2] == ["ctl"] and basename(argv[0]) not in _personality_names():
         from pyinit import ctl

@@ -6,8 +6,6 @@ interpreter started with ``-I -S`` has not loaded it, and it brings
 the interpreter's own start). What pyinit needs of it, ``posix`` has, but these.
 """
 
-from __future__ import annotations
-
 import posix
 
 

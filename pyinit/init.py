@@ -18,8 +18,6 @@ A mode is what runs inside: the single child (:mod:`pyinit.single`) or the
 services (:mod:`pyinit.services`).
 """
 
-from __future__ import annotations
-
 import posix
 
 from pyinit import log, signals
@@ -40,7 +38,7 @@ if TYPE_CHECKING:
     class Mode(Protocol):
         """What runs inside the frame. Every method is called from the loop."""
 
-        def start(self, frame: Frame) -> None:
+        def start(self, frame: "Frame") -> None:
             """Once, before the loop runs: start the children."""
 
         def after_reap(self) -> None:
@@ -65,7 +63,7 @@ if TYPE_CHECKING:
             """Why the run ended, for the termination message (:mod:`pyinit.summary`)."""
 
 
-def become_reaper(settings: Settings) -> None:
+def become_reaper(settings: "Settings") -> None:
     """PID 1 reaps by nature; anywhere else, ask to inherit our orphans."""
     if settings.pdeathsig:
         from pyinit import linux
@@ -87,7 +85,7 @@ def become_reaper(settings: Settings) -> None:
 class Frame:
     """Owns the loop and the reaper; sorts signals; ends with the namespace's teardown."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: "Settings") -> None:
         self.settings = settings
         self.reaper = Reaper()
         self._loop: Loop | None = None
@@ -99,7 +97,7 @@ class Frame:
         self.pid = posix.getpid()  # a system call each time it is asked, and asked for every signal
 
     @property
-    def loop(self) -> Loop:
+    def loop(self) -> "Loop":
         """Built on first use: the single child is spawned before the loop's imports
         (epoll, and ctypes for the signalfd) are paid for; signals queue meanwhile."""
         if self._loop is None:
@@ -172,7 +170,7 @@ class Frame:
         self.mode.forward(sig)
 
     # -- the story -------------------------------------------------------------
-    def run(self, mode: Mode) -> int:
+    def run(self, mode: "Mode") -> int:
         """Start ``mode``, loop until it has ended and the namespace is torn down, return its status."""
         self.mode = mode
         become_reaper(self.settings)

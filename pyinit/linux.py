@@ -7,8 +7,6 @@ int-returning C function taking ints and byte buffers, which ``_ctypes``
 provides with two tiny classes.
 """
 
-from __future__ import annotations
-
 import _ctypes
 import posix
 import sys

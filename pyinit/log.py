@@ -10,8 +10,6 @@ drains), never a PID 1 stuck in a write. The sink, too, is made with the first
 event, and the loop learns about it only then.
 """
 
-from __future__ import annotations
-
 import sys
 
 TYPE_CHECKING = False
@@ -25,9 +23,9 @@ DEBUG = 10
 
 _threshold = WARNING
 _format = "console"
-_logger: Any = None
-_loop: Any = None  # the loop that flushes the sink, once there is one
-_sink: Any = None
+_logger: "Any" = None
+_loop: "Any" = None  # the loop that flushes the sink, once there is one
+_sink: "Any" = None
 
 
 class _SinkFile:
@@ -61,7 +59,7 @@ def _write(text: str) -> None:
     _sink.write(text.encode(errors="replace"), "pyinit")
 
 
-def use_loop(loop: Any) -> None:
+def use_loop(loop: "Any") -> None:
     """Called by each new loop: an assignment, until the first event makes a sink."""
     global _loop
     _loop = loop
@@ -80,7 +78,7 @@ def dropped_lines() -> int:
     return sink.dropped("pyinit")
 
 
-def forget_loop(loop: Any) -> None:
+def forget_loop(loop: "Any") -> None:
     """A loop closes: nothing may wait through it any more."""
     if _loop is loop:
         use_loop(None)
@@ -106,7 +104,7 @@ def enabled(level: int) -> bool:
     return level >= _threshold
 
 
-def _build() -> Any:
+def _build() -> "Any":
     import structlog
 
     renderer: Any
@@ -129,7 +127,7 @@ def _build() -> Any:
     return structlog.get_logger("pyinit").bind(logger="pyinit")
 
 
-def emit(level: int, event: str, **fields: Any) -> None:
+def emit(level: int, event: str, **fields: "Any") -> None:
     global _logger
     if level < _threshold:
         return
@@ -145,17 +143,17 @@ def emit(level: int, event: str, **fields: Any) -> None:
             pass
 
 
-def error(event: str, **fields: Any) -> None:
+def error(event: str, **fields: "Any") -> None:
     emit(ERROR, event, **fields)
 
 
-def warning(event: str, **fields: Any) -> None:
+def warning(event: str, **fields: "Any") -> None:
     emit(WARNING, event, **fields)
 
 
-def info(event: str, **fields: Any) -> None:
+def info(event: str, **fields: "Any") -> None:
     emit(INFO, event, **fields)
 
 
-def debug(event: str, **fields: Any) -> None:
+def debug(event: str, **fields: "Any") -> None:
     emit(DEBUG, event, **fields)

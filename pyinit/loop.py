@@ -17,8 +17,6 @@ signals a child's exit is still reaped, and a teardown that is due still
 starts, within one batch.
 """
 
-from __future__ import annotations
-
 import posix
 import sys
 import time
@@ -56,7 +54,7 @@ class Timer:
 
     __slots__ = ("callback", "cancelled", "seq", "when")
 
-    def __init__(self, when: float, callback: Callable[[], None], seq: int) -> None:
+    def __init__(self, when: float, callback: "Callable[[], None]", seq: int) -> None:
         self.when = when
         self.callback = callback
         self.cancelled = False
@@ -65,12 +63,12 @@ class Timer:
     def cancel(self) -> None:
         self.cancelled = True
 
-    def __lt__(self, other: Timer) -> bool:
+    def __lt__(self, other: "Timer") -> bool:
         return (self.when, self.seq) < (other.when, other.seq)
 
 
 class Loop:
-    def __init__(self, signals: set[int], on_signal: SignalHandler) -> None:
+    def __init__(self, signals: set[int], on_signal: "SignalHandler") -> None:
         self._signals = signals
         self._on_signal = on_signal
         self._epoll: Any = None  # select.epoll, made with the first descriptor to watch
@@ -83,11 +81,11 @@ class Loop:
         log.use_loop(self)  # the log's output waits for EPOLLOUT through us, when it must
 
     # -- registration ------------------------------------------------------
-    def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
+    def add_reader(self, fd: int, callback: "Callable[[], None]") -> None:
         self._readers[fd] = callback
         self._poller().register(fd, EPOLLIN)
 
-    def add_writer(self, fd: int, callback: Callable[[], None]) -> None:
+    def add_writer(self, fd: int, callback: "Callable[[], None]") -> None:
         """Call ``callback`` when ``fd`` is writable (a non-blocking connect completed)."""
         self._readers[fd] = callback
         self._poller().register(fd, EPOLLOUT)
@@ -104,7 +102,7 @@ class Loop:
             except OSError:  # closed already: nothing will come from it
                 pass
 
-    def add_async_reader(self, fd: int, callback: Callable[[], None]) -> None:
+    def add_async_reader(self, fd: int, callback: "Callable[[], None]") -> None:
         """Call ``callback`` when ``fd`` (a listening socket of ours) may be readable,
         through SIGIO rather than epoll: the loop keeps waiting in ``sigtimedwait`` while
         nothing else is watched. The callback must cope with nothing to read."""
@@ -115,7 +113,7 @@ class Loop:
             return
         self._async[fd] = callback
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+    def call_later(self, delay: float, callback: "Callable[[], None]") -> Timer:
         self._seq += 1
         timer = Timer(time.monotonic() + max(delay, 0.0), callback, self._seq)
         _insert(self._timers, timer)
@@ -126,7 +124,7 @@ class Loop:
         teardown's scan or a control connection, either of which may take the last ones."""
         self._poller()
 
-    def _poller(self) -> Any:
+    def _poller(self) -> "Any":
         """epoll and the signalfd, made when the first descriptor is watched: a single
         child's pyinit usually never needs them (and never imports select or ctypes)."""
         if self._epoll is None:
@@ -238,7 +236,7 @@ class Loop:
         logged once per batch, not once each (a storm would fill the log)."""
         self._dropped[sig] = self._dropped.get(sig, 0) + 1
 
-    def _guard(self, callback: Callable[..., None], *args: int) -> None:
+    def _guard(self, callback: "Callable[..., None]", *args: int) -> None:
         try:
             callback(*args)
         except Exception as exc:

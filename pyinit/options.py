@@ -6,8 +6,6 @@ dumb-init personalities need their own tables anyway. Option parsing stops at
 the first non-option, so ``--`` is optional.
 """
 
-from __future__ import annotations
-
 from pyinit import __version__, signals
 from pyinit.settings import Settings
 
@@ -95,14 +93,14 @@ def apply_log_format(s: Settings, value: str) -> None:
         raise ValueError(f"invalid log format: {value!r} (console or json)")
 
 
-def _set(attr: str, convert: Callable[[str], object]) -> Callable[[Settings, str], None]:
+def _set(attr: str, convert: "Callable[[str], object]") -> "Callable[[Settings, str], None]":
     def apply(s: Settings, value: str) -> None:
         setattr(s, attr, convert(value))
 
     return apply
 
 
-def flag(attr: str) -> Callable[[Settings, str], None]:
+def flag(attr: str) -> "Callable[[Settings, str], None]":
     return _set(attr, lambda _: True)
 
 
@@ -180,7 +178,7 @@ exit status: the child's; 2 usage error; 126 not executable; 127 not found;
 1 internal failure."""
 
 
-def _lookup(table: Sequence[Option]) -> tuple[dict[str, Option], dict[str, Option]]:
+def _lookup(table: "Sequence[Option]") -> tuple[dict[str, Option], dict[str, Option]]:
     shorts = {letter: opt for opt in table for letter in opt[0]}
     longs = {name: opt for opt in table for name in opt[1]}
     return shorts, longs
@@ -192,7 +190,7 @@ def _option_error(message: str, getopt: str) -> UsageError:
     return error
 
 
-def parse_options(args: Sequence[str], table: Sequence[Option], settings: Settings) -> list[str]:
+def parse_options(args: "Sequence[str]", table: "Sequence[Option]", settings: Settings) -> list[str]:
     """Apply the options at the front of ``args`` to ``settings``; return the command."""
     shorts, longs = _lookup(table)
     i = 0

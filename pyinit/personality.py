@@ -5,8 +5,6 @@ Only this is loaded on the usual start; the tini and dumb-init personalities
 ``--compat`` asks for one of them.
 """
 
-from __future__ import annotations
-
 from pyinit import spawn
 from pyinit.options import NATIVE_OPTIONS, Option, UsageError
 from pyinit.settings import Settings
@@ -29,12 +27,12 @@ class Personality:
     """pyinit itself; the others override what differs."""
 
     name = "pyinit"
-    options: Sequence[Option] = NATIVE_OPTIONS
+    options: "Sequence[Option]" = NATIVE_OPTIONS
 
     def defaults(self, settings: Settings) -> None:
         pass
 
-    def environment(self, settings: Settings, env: Mapping[str, str]) -> None:
+    def environment(self, settings: Settings, env: "Mapping[str, str]") -> None:
         pass
 
     def before_options(self, args: list[str]) -> None:

@@ -6,8 +6,6 @@ as a reaped orphan. Nothing else may call ``waitpid``: two waiters steal each
 other's statuses.
 """
 
-from __future__ import annotations
-
 import posix
 
 from pyinit import log
@@ -49,7 +47,7 @@ class Reaper:
         self._owners: dict[int, ExitCallback] = {}
         self.on_orphan: ExitCallback | None = None
 
-    def watch(self, pid: int, callback: ExitCallback) -> None:
+    def watch(self, pid: int, callback: "ExitCallback") -> None:
         """Call ``callback(pid, status)`` when ``pid`` is reaped."""
         self._owners[pid] = callback
 

@@ -1,7 +1,5 @@
 """What pyinit was asked to do, decided once by the CLI and then only read."""
 
-from __future__ import annotations
-
 from pyinit import signals, spawn
 
 TYPE_CHECKING = False
@@ -55,14 +53,14 @@ class Settings:
     )
 
     command: list[str]
-    personality: Personality
+    personality: "Personality"
     # forwarding
     single_child: bool
     rewrite: dict[int, int]
-    job_control: JobControl
+    job_control: "JobControl"
     # children
-    isolation: Isolation
-    child_signals: ChildSignals
+    isolation: "Isolation"
+    child_signals: "ChildSignals"
     # exit
     expect_exit: frozenset[int]
     # reaping
@@ -80,10 +78,10 @@ class Settings:
     termination_log: str | None
     # logging
     verbosity: int
-    log_format: LogFormat
+    log_format: "LogFormat"
     warn_on_reap: bool
 
-    def __init__(self, personality: Personality) -> None:
+    def __init__(self, personality: "Personality") -> None:
         self.command = []
         self.personality = personality
         self.single_child = False

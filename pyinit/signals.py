@@ -4,8 +4,6 @@ Built on ``_signal`` rather than ``signal``: the latter builds enums at import
 and costs several milliseconds on the path from exec to the child running.
 """
 
-from __future__ import annotations
-
 import _signal
 import posix
 
@@ -99,7 +97,7 @@ def parse(text: str, allow_zero: bool = False) -> int:
     raise SignalError(f"invalid signal: {text}")
 
 
-def parse_rewrite(text: str, parse_one: Callable[..., int] | None = None) -> tuple[int, int]:
+def parse_rewrite(text: str, parse_one: "Callable[..., int] | None" = None) -> tuple[int, int]:
     """``SIG:SIG`` -> (from, to); a target of 0 drops the signal. ``parse_one``
     (default :func:`parse`) reads each side, taking ``allow_zero`` as ``parse`` does."""
     one = parse if parse_one is None else parse_one

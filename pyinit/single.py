@@ -8,8 +8,6 @@ signals follow the personality; the child's exit ends the work, and its
 status (128+N for signal N, ``-e`` codes as 0) is pyinit's.
 """
 
-from __future__ import annotations
-
 import posix
 import sys
 
@@ -35,7 +33,7 @@ SERVE_AFTER = 0.02
 class SingleChild:
     """The mode: state the frame's events need about the one child."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: "Settings") -> None:
         self.settings = settings
         self.child = 0
         self.failure: spawn.SpawnError | None = None
@@ -51,12 +49,12 @@ class SingleChild:
         self.verbose = log.enabled(log.INFO)  # the log is configured before the mode exists
 
     @property
-    def frame(self) -> Frame:
+    def frame(self) -> "Frame":
         assert self._frame is not None
         return self._frame
 
     # -- Mode -------------------------------------------------------------------
-    def start(self, frame: Frame) -> None:
+    def start(self, frame: "Frame") -> None:
         self._frame = frame
         settings = self.settings
         # pyinit.terminal only with a terminal: most runs have none (a container's stdin).
@@ -129,7 +127,7 @@ class SingleChild:
         code = exit_code(self.status)
         return 0 if code in self.settings.expect_exit else code
 
-    def report(self, code: int) -> Report:
+    def report(self, code: int) -> "Report":
         from pyinit.summary import Report, child_cause
 
         if self.failure is not None or self.code is not None:

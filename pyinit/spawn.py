@@ -12,8 +12,6 @@ session, holding the terminal's foreground when pyinit held it.
 done by the forked child in Python before it replaces itself.
 """
 
-from __future__ import annotations
-
 import _signal
 import errno
 import posix
@@ -28,12 +26,12 @@ if TYPE_CHECKING:
     ChildSignals = Literal["reset", "inherit"]
 
 # How the child is isolated from pyinit.
-PGROUP: Literal["pgroup"] = "pgroup"  # a new process group (tini, pyinit): signals reach the group
-SESSION: Literal["session"] = "session"  # a new session taking the controlling terminal (dumb-init)
+PGROUP: 'Literal["pgroup"]' = "pgroup"  # a new process group (tini, pyinit): signals reach the group
+SESSION: 'Literal["session"]' = "session"  # a new session taking the controlling terminal (dumb-init)
 
 # What the child's signals start as.
-RESET: Literal["reset"] = "reset"  # every one at its default, none blocked (pyinit)
-INHERIT: Literal["inherit"] = "inherit"  # as pyinit found them: ignored ones stay ignored, the mask comes back (tini)
+RESET: 'Literal["reset"]' = "reset"  # every one at its default, none blocked (pyinit)
+INHERIT: 'Literal["inherit"]' = "inherit"  # as pyinit found them: ignored ones stay ignored, the mask comes back (tini)
 
 SIGPIPE = 13
 SIGXFSZ = 25
@@ -95,14 +93,14 @@ def exec_failure(command: str, err: int, step: str = "exec") -> SpawnError:
 
 
 def spawn(
-    argv: Sequence[str],
-    isolation: Isolation = PGROUP,
+    argv: "Sequence[str]",
+    isolation: "Isolation" = PGROUP,
     terminal_fd: int | None = None,
-    env: Mapping[str, str] | None = None,
+    env: "Mapping[str, str] | None" = None,
     cwd: str | None = None,
-    credentials: Credentials | None = None,
-    fds: Mapping[int, int] | None = None,
-    child_signals: ChildSignals = RESET,
+    credentials: "Credentials | None" = None,
+    fds: "Mapping[int, int] | None" = None,
+    child_signals: "ChildSignals" = RESET,
     oom_score_adj: int | None = None,
 ) -> tuple[int, SpawnError | None]:
     """Fork and exec ``argv``; return ``(pid, error)``.
@@ -148,7 +146,7 @@ def spawn(
     return pid, None
 
 
-def spawn_quiet(argv: Sequence[str]) -> tuple[int, SpawnError | None]:
+def spawn_quiet(argv: "Sequence[str]") -> tuple[int, SpawnError | None]:
     """:func:`spawn` with stdin, stdout and stderr on /dev/null, in a process group of its
     own: a probe or a check, whose only answer is its exit status."""
     devnull = posix.open("/dev/null", posix.O_RDWR | posix.O_CLOEXEC)
@@ -159,15 +157,15 @@ def spawn_quiet(argv: Sequence[str]) -> tuple[int, SpawnError | None]:
 
 
 def _become(
-    argv: Sequence[str],
-    isolation: Isolation,
+    argv: "Sequence[str]",
+    isolation: "Isolation",
     terminal_fd: int | None,
-    env: Mapping[str, str] | None,
+    env: "Mapping[str, str] | None",
     cwd: str | None,
     report_w: int,
-    credentials: Credentials | None = None,
-    fds: Mapping[int, int] | None = None,
-    child_signals: ChildSignals = RESET,
+    credentials: "Credentials | None" = None,
+    fds: "Mapping[int, int] | None" = None,
+    child_signals: "ChildSignals" = RESET,
     oom_score: bytes | None = None,
     ignored: int = -1,
 ) -> None:
@@ -267,7 +265,7 @@ def _report(fd: int, text: str) -> None:
         pass
 
 
-def _exec(argv: list[str], env: Mapping[str, str] | None) -> None:
+def _exec(argv: list[str], env: "Mapping[str, str] | None") -> None:
     """``os.execvpe`` without its ``import warnings`` (about 1 ms in the child before exec),
     and without ``os``: ``env`` None is pyinit's own environment, as ``posix`` holds it.
 
@@ -364,7 +362,7 @@ def _inherit_signals(ignored: list[int]) -> None:
     _signal.pthread_sigmask(_signal.SIG_SETMASK, pyinit.ORIGINAL_MASK)
 
 
-def _move_fds(fds: Mapping[int, int], report_w: int) -> int:
+def _move_fds(fds: "Mapping[int, int]", report_w: int) -> int:
     """dup2 each source onto its target without one clobbering another's source
     (or the exec-failure pipe, whose new number is returned)."""
     import fcntl
