@@ -9,10 +9,11 @@ from Python. Once blocked, signals queue and are collected through a signalfd.
 
 import _signal
 
-# The modules on the single-child start path (entry, cli, options, settings, personality, linux,
-# signals, spawn, log, init, single, reaper, loop, fs) do without `from __future__ import
-# annotations`: the statement imports the __future__ module, 0.4 ms of a 10 ms start. Their
-# annotations that name types imported only for the type checker are quoted instead.
+# The modules a single child's pyinit loads (its start: entry, cli, options, settings,
+# personality, linux, signals, spawn, log, init, single, reaper, loop, fs; then its control
+# socket: control, single_control, drain, oom, cgroup) do without `os` and without `from
+# __future__ import annotations`, which imports the __future__ module (0.4 ms of a 10 ms
+# start); their annotations that name types imported only for the type checker are quoted.
 
 # The mask pyinit was started with: tini's children get it back (see spawn.py).
 ORIGINAL_MASK = _signal.pthread_sigmask(_signal.SIG_BLOCK, _signal.valid_signals())

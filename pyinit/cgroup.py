@@ -8,9 +8,9 @@ hierarchy each mount shows, so the path is translated through it rather than
 guessed. Every reader returns None when the file is missing or unreadable.
 """
 
-from __future__ import annotations
+import posix
 
-import os
+from pyinit.fs import exists
 
 UNIFIED = ""  # the cgroup v2 hierarchy's "controller" in these functions
 
@@ -31,7 +31,7 @@ def _memberships(pid: str) -> dict[str, str]:
     return found
 
 
-def _mounts(pid: str) -> list[Mount]:
+def _mounts(pid: str) -> "list[Mount]":
     """Every cgroup mount."""
     found = []
     with open(f"/proc/{pid}/mountinfo") as lines:
@@ -57,7 +57,39 @@ def _unescape(field: str) -> str:
     return field
 
 
-def candidates(path: str, mounts: list[Mount], controller: str) -> list[str]:
+def _normal(path: str) -> str:
+    """``os.path.normpath`` of an absolute path, with ``..`` stopping at ``/`` as ``abspath`` does."""
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def _inside(path: str, root: str) -> str | None:
+    """``path`` relative to ``root`` ("" for ``root`` itself), None when it lies outside:
+    ``os.path.relpath`` for the absolute paths the kernel writes."""
+    path, root = _normal(path), _normal(root)
+    if root == "/":
+        return path[1:]
+    if path == root:
+        return ""
+    if path.startswith(root + "/"):
+        return path[len(root) + 1 :]
+    return None
+
+
+def _is_directory(path: str) -> bool:
+    try:
+        return posix.stat(path).st_mode & 0o170000 == 0o040000  # S_ISDIR, without the stat module
+    except (OSError, ValueError):
+        return False
+
+
+def candidates(path: str, mounts: "list[Mount]", controller: str) -> list[str]:
     """Where cgroup ``path`` of ``controller``'s hierarchy appears, through each mount that shows it."""
     found = []
     for root, point, fstype, options in mounts:
@@ -65,10 +97,10 @@ def candidates(path: str, mounts: list[Mount], controller: str) -> list[str]:
             continue
         if controller != UNIFIED and controller not in options:
             continue
-        relative = os.path.relpath(path, root)
-        if relative == ".." or relative.startswith("../"):
+        relative = _inside(path, root)
+        if relative is None:
             continue  # this mount shows another part of the hierarchy
-        found.append(os.path.normpath(os.path.join(point, relative)))
+        found.append(_normal(f"{point}/{relative}"))
     return found
 
 
@@ -82,14 +114,14 @@ def directory(controller: str, pid: str = "self") -> str | None:
         return None
     if path is None:
         return None
-    return next((found for found in candidates(path, mounts, controller) if os.path.isdir(found)), None)
+    return next((found for found in candidates(path, mounts, controller) if _is_directory(found)), None)
 
 
 def memory_directory(pid: str = "self") -> tuple[str, int] | None:
     """(directory, cgroup version) of the memory controller: v2 when the unified
     hierarchy has it enabled, else v1."""
     unified = directory(UNIFIED, pid)
-    if unified is not None and os.path.exists(os.path.join(unified, "memory.events")):
+    if unified is not None and exists(f"{unified}/memory.events"):
         return unified, 2
     legacy = directory("memory", pid)
     if legacy is not None:
@@ -99,7 +131,7 @@ def memory_directory(pid: str = "self") -> tuple[str, int] | None:
 
 def pids_directory(pid: str = "self") -> str | None:
     unified = directory(UNIFIED, pid)
-    if unified is not None and os.path.exists(os.path.join(unified, "pids.max")):
+    if unified is not None and exists(f"{unified}/pids.max"):
         return unified
     return directory("pids", pid)
 

@@ -22,14 +22,13 @@ The server uses ``_socket``, not ``socket``: single-child mode opens it right
 after the child starts, and ``socket`` costs milliseconds to import.
 """
 
-from __future__ import annotations
-
 import _socket
 import errno
-import os
+import posix
 import sys
 
 from pyinit import log
+from pyinit.fs import exists
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -79,7 +78,7 @@ def listening(path: str) -> bool:
     """Whether a socket of this network namespace listens on ``path``, from /proc/net/unix.
     Asking by connecting would wake its server: each pyinit starting on a host would wake
     the idle one that serves the default path."""
-    target = os.fsencode(path)
+    target = path.encode("utf-8", "surrogateescape")  # posix.fsencode
     try:
         with open("/proc/net/unix", "rb") as table:
             next(table, None)
@@ -99,7 +98,7 @@ def peer_uid(sock: _socket.socket) -> int:
 
 
 class Connection:
-    def __init__(self, server: Server, sock: _socket.socket) -> None:
+    def __init__(self, server: "Server", sock: _socket.socket) -> None:
         self.server, self.sock = server, sock
         self.fd = sock.fileno()
         self.buffer = b""
@@ -140,7 +139,7 @@ class Connection:
         if request is not None:
             self.server.handler(request, self.reply)
 
-    def parse(self, line: bytes) -> dict[str, Any] | None:
+    def parse(self, line: bytes) -> "dict[str, Any] | None":
         import json
 
         try:
@@ -153,7 +152,7 @@ class Connection:
             return None
         return request
 
-    def reply(self, message: dict[str, Any], more: bool = False) -> bool:
+    def reply(self, message: "dict[str, Any]", more: bool = False) -> bool:
         """Send one reply line. With ``more`` the connection stays open for further lines
         (``ctl logs -f``); False once the client is gone or too slow: send no more."""
         import json
@@ -188,7 +187,7 @@ class Connection:
             self.pending = data[sent:]
             # A second descriptor for the same socket: epoll watches it for EPOLLOUT
             # while the first is watched for the client hanging up.
-            self.writer_fd = os.dup(self.fd)
+            self.writer_fd = posix.dup(self.fd)
             self.server.loop.add_writer(self.writer_fd, self._drain)
         return True
 
@@ -209,7 +208,7 @@ class Connection:
     def _stop_draining(self) -> None:
         if self.writer_fd >= 0:
             self.server.loop.remove_writer(self.writer_fd)
-            os.close(self.writer_fd)
+            posix.close(self.writer_fd)
             self.writer_fd = -1
 
     def hangup(self) -> None:
@@ -240,7 +239,7 @@ class Server:
     """Listens on ``path``, or on its abstract name when no file can be made there;
     ``address`` is the one in use (``shown()`` writes it for people)."""
 
-    def __init__(self, loop: Loop, path: str, handler: Handler) -> None:
+    def __init__(self, loop: "Loop", path: str, handler: "Handler") -> None:
         self.loop, self.path, self.handler = loop, path, handler
         self.connections: dict[Connection, None] = {}  # oldest first
         self.limit = 0  # connection_limit(), on the first connection: not on the way to the child
@@ -260,7 +259,7 @@ class Server:
 
     @staticmethod
     def _listen(address: str) -> _socket.socket:
-        if not address.startswith("\0") and os.path.exists(address):
+        if not address.startswith("\0") and exists(address):
             if listening(address):
                 raise OSError(f"another process already serves {address}")
             # Not listed: stale, or served from another network namespace; ask.
@@ -268,13 +267,13 @@ class Server:
             try:
                 probe.connect(address)
             except OSError:
-                os.unlink(address)  # stale: nobody listens there
+                posix.unlink(address)  # stale: nobody listens there
             else:
                 raise OSError(f"another process already serves {address}")
             finally:
                 probe.close()
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_NONBLOCK | _socket.SOCK_CLOEXEC)
-        old = os.umask(0o177)  # born 0600: no window in which others may connect
+        old = posix.umask(0o177)  # born 0600: no window in which others may connect
         try:
             sock.bind(address)
         except OSError as exc:
@@ -283,7 +282,7 @@ class Server:
                 raise OSError(f"another process already serves {shown(address)}") from None
             raise
         finally:
-            os.umask(old)
+            posix.umask(old)
         sock.listen(16)
         return sock
 
@@ -321,7 +320,7 @@ class Server:
             except OSError:
                 conn.close()
                 continue
-            if uid not in (0, os.getuid()):
+            if uid not in (0, posix.getuid()):
                 log.warning("control request refused", uid=uid)
                 self._refuse(conn, "permission denied")
                 continue
@@ -369,6 +368,6 @@ class Server:
         self.sock.close()
         if self.address == self.path:  # an abstract name goes with its socket
             try:
-                os.unlink(self.path)
+                posix.unlink(self.path)
             except OSError:
                 pass

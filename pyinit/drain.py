@@ -18,8 +18,6 @@ Without a stop delay there is nothing to drain: requests go through at once
 and ``wait-stop`` returns at once.
 """
 
-from __future__ import annotations
-
 from pyinit import log
 
 TYPE_CHECKING = False
@@ -32,7 +30,7 @@ STARTING, RUNNING, DRAINING, DRAINED, ENDED = "starting", "running", "draining",
 
 
 class Drain:
-    def __init__(self, loop: Loop, delay: float, stop: Callable[[int], None]) -> None:
+    def __init__(self, loop: "Loop", delay: float, stop: "Callable[[int], None]") -> None:
         """``stop(sig)`` passes a stop request on (forward it, shut the services down)."""
         self.loop = loop
         self.delay = delay
@@ -72,7 +70,7 @@ class Drain:
         self.held.append(sig)
         self._begin(cause="stop request")
 
-    def announce(self, then: Callable[[], None]) -> None:
+    def announce(self, then: "Callable[[], None]") -> None:
         """``wait-stop``: ``then()`` once the drain under way is over; at once when no stop
         is pending (nothing drains) or the drain is over already."""
         if self.state != DRAINING:

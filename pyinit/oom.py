@@ -13,9 +13,7 @@ pyinit never hears of makes the next SIGKILL death it does hear of count as
 one. Each kill counted is given to one death only.
 """
 
-from __future__ import annotations
-
-import os
+import posix
 
 from pyinit import cgroup
 from pyinit.spawn import OOM_SCORE_STEP
@@ -31,7 +29,7 @@ class OomCounter:
             found = cgroup.memory_directory()
             if found is not None:
                 directory, version = found
-                path = os.path.join(directory, "memory.events" if version == 2 else "memory.oom_control")
+                path = f"{directory}/{'memory.events' if version == 2 else 'memory.oom_control'}"
         self.path = path
         self.seen = self.read()
         self.unclaimed = 0
@@ -56,7 +54,7 @@ class OomCounter:
 
 
 def killed_by_sigkill(status: int) -> bool:
-    return os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9
+    return posix.WIFSIGNALED(status) and posix.WTERMSIG(status) == 9
 
 
 def child_score_adj(own: int) -> int:

@@ -9,12 +9,10 @@ logged and the run goes on without it. ``ctl ready`` is true while the child
 runs and no drain has begun.
 """
 
-from __future__ import annotations
-
-import os
 import time
 
 from pyinit import drain, log, oom
+from pyinit.fs import basename
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,11 +25,11 @@ if TYPE_CHECKING:
 
 
 class SingleControl:
-    def __init__(self, loop: Loop, settings: Settings, pid: int, send: Callable[[int], None]) -> None:
+    def __init__(self, loop: "Loop", settings: "Settings", pid: int, send: "Callable[[int], None]") -> None:
         """``send(sig)`` forwards a stop request to the child once the drain allows it."""
         self.settings = settings
         self.pid = pid
-        self.name = os.path.basename(settings.command[0])
+        self.name = basename(settings.command[0])
         self.started = time.monotonic()
         self.oom = oom.OomCounter()  # the reading "before"
         self.drain = drain.Drain(loop, settings.stop_delay, send)
@@ -45,7 +43,7 @@ class SingleControl:
     def stop_request(self, sig: int) -> None:
         self.drain.stop_request(sig)
 
-    def child_exited(self, status: int) -> dict[str, Any]:
+    def child_exited(self, status: int) -> "dict[str, Any]":
         """The OOM verdict for a SIGKILL death; the fields it adds to the exit event."""
         from pyinit.reaper import describe_status
 
@@ -60,7 +58,7 @@ class SingleControl:
         return bool(oom.killed_by_sigkill(status) and self.oom.verdict())
 
     # -- the socket ------------------------------------------------------------------
-    def open(self, loop: Loop) -> None:
+    def open(self, loop: "Loop") -> None:
         from pyinit import control
 
         path = self.settings.control_socket
@@ -70,7 +68,7 @@ class SingleControl:
             # Another pyinit may serve the path (a nested one, a test run): not ours to fail.
             log.info("control socket unavailable", path=path, error=exc.strerror or str(exc))
 
-    def handle(self, request: dict[str, Any], respond: Callable[[dict[str, Any]], None]) -> None:
+    def handle(self, request: "dict[str, Any]", respond: "Callable[[dict[str, Any]], None]") -> None:
         command = request.get("cmd")
         if command == "ready":
             ready = self.drain.ready
